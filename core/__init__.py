@@ -1,0 +1,1 @@
+"""FaceForge core: everything that computes. Never imports Qt, VTK or the app."""

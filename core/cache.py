@@ -1,0 +1,51 @@
+"""The user's cache directory for derived data (head template, hierarchies, ...)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder in the user cache; `FACEFORGE_CACHE` overrides the root."""
+    root = os.environ.get("FACEFORGE_CACHE") or platformdirs.user_cache_dir("faceforge")
+    path = Path(root, *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temp file next to `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
+    """Save arrays as an uncompressed .npz through a temp file (no pickles)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Load every array of an .npz written by `save_npz_atomic` (pickles refused)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

