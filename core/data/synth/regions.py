@@ -37,7 +37,8 @@ def label_regions(template: Template, support: dict[str, np.ndarray],
     claim("eyes", support["eyes"] > 0.6)
     claim("brows", (support["eyebrows"] > 0.5) & in_front)
     claim("nose", (support["nose"] > 0.5) & (y > at("subnasale")[1] - 2.0))
-    claim("mouth", (support["mouth"] > 0.5) & (y < at("subnasale")[1]))
+    below_lip = (at("lower_lip_outer")[1] + at("chin_front")[1]) / 2
+    claim("mouth", (support["mouth"] > 0.5) & (y < at("subnasale")[1]) & (y > below_lip))
     top = at("glabella")[1] + 0.55 * (at("head_top")[1] - at("glabella")[1])
     claim("forehead", in_front & (y > at("brow_mid_l")[1]) & (y < top))
     under = y < at("chin_bottom")[1] + 2.0
