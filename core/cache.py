@@ -1,12 +1,16 @@
 """The user's cache directory for derived data (head template, hierarchies, ...)."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import platformdirs
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def cache_dir(*parts: str) -> Path:
@@ -32,17 +36,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
-    """Save arrays as an uncompressed .npz through a temp file (no pickles)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save arrays as an uncompressed .npz through a temp file (no pickles).
+
+    Entries carry a fixed timestamp, so the bytes depend only on the arrays.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+        for name, array in arrays.items():
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
+            z.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH), entry.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
