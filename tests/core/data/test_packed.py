@@ -103,7 +103,8 @@ def test_truncated_meshes(packed):
 def test_meshes_with_fewer_rows_than_the_manifest(packed):
     meshes = np.load(packed / "meshes.npy")
     np.save(packed / "meshes.npy", meshes[:-1])
-    with pytest.raises(DatasetError, match=r"meshes\.npy': the file holds \(17, 162, 3\) float32 .* expects \(18, 162, 3\)"):
+    message = r"meshes\.npy': the file holds \(17, 162, 3\) float32 .* expects \(18, 162, 3\)"
+    with pytest.raises(DatasetError, match=message):
         read_packed(packed)
 
 

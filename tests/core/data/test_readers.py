@@ -181,7 +181,8 @@ def test_unknown_layout_says_what_was_found(tmp_path):
 
 def test_manifest_missing_column(tmp_path):
     (tmp_path / "m.csv").write_text("file,subject\na.obj,bob\n")
-    with pytest.raises(DatasetError, match=r"m.csv': the manifest lacks the required column\(s\) path; found \[file, subject\]"):
+    message = r"m.csv': the manifest lacks the required column\(s\) path; found \[file, subject\]"
+    with pytest.raises(DatasetError, match=message):
         read_manifest(tmp_path / "m.csv")
 
 
