@@ -98,6 +98,10 @@ def build_head(parts: tuple[str, ...]) -> HeadAssets:
         name=f"hm08-head{''.join('+' + p for p in parts)}",
     )
     support = group_support(groups)
+    # The ear-translation targets move the ear rigidly and blend its surroundings: the part
+    # that moves by the full amount is the ear itself.
+    shift = sum(np.linalg.norm(targets[f"{s}-ear-trans-up"], axis=1) for s in "lr")
+    support["ear_rigid"] = shift / shift.max()
     if parts:  # landmarks live on the surface; the sockets and mouth bag are extra rings
         surface = load_head(())
         ids = np.searchsorted(base_ids, surface.base_ids[list(surface.template.landmarks.values())])

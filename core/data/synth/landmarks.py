@@ -20,7 +20,8 @@ def find_landmarks(template: Template, support: dict[str, np.ndarray]) -> dict[s
     ----------
     template : the head surface template (no eye sockets or mouth bag)
     support : group name -> (N,) float, how strongly that group's targets move each vertex
-        (about 1 inside the feature), for "eyebrows", "nose", "ears", "cheek"
+        (about 1 inside the feature), for "eyebrows", "nose", "cheek"; "ear_rigid" is 1
+        where the ear-translation targets move the vertex by their full amount
     """
     v = template.vertices.astype(np.float64)
     mesh = trimesh.Trimesh(v, template.triangles(), process=False)
@@ -111,7 +112,7 @@ def _features(v, support, lm) -> dict[str, int]:
     nose = region("nose")
     nose = nose[(v[nose, 1] > v[lm["subnasale"], 1]) & (v[nose, 1] < v[lm["nose_tip"], 1])]
     cheek = region("cheek", 0.8)
-    ear = region("ears")
+    ear = region("ear_rigid", 0.95)
     ear_mid = ear[np.abs(v[ear, 1] - v[ear, 1].mean()) < np.ptp(v[ear, 1]) / 6]
     return {
         "brow_inner_l": int(inner), "brow_outer_l": int(outer),
@@ -128,7 +129,7 @@ def _jaw(v, support, lm) -> dict[str, int]:
     """Four points along the left jaw line, from the chin towards the jaw angle."""
     y0, y1 = v[lm["chin_bottom"], 1], v[lm["ear_lobe_l"], 1]
     z_min = v[lm["ear_front_l"], 2] + 8.0
-    pool = np.flatnonzero((v[:, 0] > 1.0) & (v[:, 2] > z_min) & (support["ears"] < 0.1))
+    pool = np.flatnonzero((v[:, 0] > 1.0) & (v[:, 2] > z_min) & (support["ear_rigid"] < 0.5))
     out = {}
     for k in range(1, 5):
         y = y0 + k / 4 * (y1 - y0)

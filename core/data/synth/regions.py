@@ -33,7 +33,7 @@ def label_regions(template: Template, support: dict[str, np.ndarray],
         label[(label == "") & mask] = name
 
     in_front = z > at("ear_front_l")[2] + 5.0
-    claim("ears", support["ears"] > 0.6)
+    claim("ears", support["ear_rigid"] > 0.9)
     claim("eyes", support["eyes"] > 0.6)
     claim("brows", (support["eyebrows"] > 0.5) & in_front)
     claim("nose", (support["nose"] > 0.5) & (y > at("subnasale")[1] - 2.0))
