@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...mesh.align import procrustes
 from . import assets
 from .head import AGES, ETHNICITIES, GENDERS, IDENTITY_GROUPS, LEVELS, HeadAssets
 
@@ -98,8 +99,14 @@ def macro_weights(ident: Identity) -> dict[str, float]:
 
 
 def identity_shape(head: HeadAssets, ident: Identity, mods: list[Modifier]) -> np.ndarray:
-    """(N, 3) float64 neutral face of an identity, mm."""
-    shape = head.template.vertices.astype(np.float64).copy()
+    """(N, 3) float64 neutral face of an identity, mm, rigidly aligned to the template.
+
+    The macro targets reshape the whole body, so they also move and tilt the head (a child's
+    head sits lower); a rigid fit to the template's rest shape (no scale: a child's head stays
+    small) removes that, as a scanner's head-centred frame would.
+    """
+    rest = head.template.vertices.astype(np.float64)
+    shape = rest.copy()
     for name, w in macro_weights(ident).items():
         if w:
             shape += w * head.targets[name]
@@ -107,7 +114,7 @@ def identity_shape(head: HeadAssets, ident: Identity, mods: list[Modifier]) -> n
         target = mod.positive if value > 0 else mod.negative
         if target and value:
             shape += abs(value) * head.targets[target]
-    return shape
+    return procrustes(shape, rest, scale=False).apply(shape)
 
 
 def sample_identity(rng: np.random.Generator, mods: list[Modifier]) -> Identity:

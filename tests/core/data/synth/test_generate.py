@@ -72,6 +72,13 @@ def test_each_subject_has_its_own_style(population):
     assert gains.shape == (3, 52) and np.ptp(gains, axis=0).mean() > 0.1
 
 
+def test_identities_share_the_template_frame(population, head):
+    centres = population.subject_table["neutral_vertices"].mean(axis=1)
+    assert np.abs(centres - head.template.vertices.mean(axis=0)).max() < 1e-3
+    spread = np.linalg.norm(population.vertices.mean(axis=1) - centres[0], axis=1)
+    assert spread.max() < 10.0  # mm: only the small scan jitter moves a head
+
+
 def test_identities_are_diverse(population):
     neutrals = population.subject_table["neutral_vertices"]
     for i in range(3):
