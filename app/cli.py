@@ -17,9 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 0
+    if not hasattr(args, "run"):  # no subcommand: the editor
+        args = parser.parse_args(["gui"])
     from ..core.errors import FaceForgeError
 
     try:
@@ -33,9 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="faceforge", description="Editor and tools for learned, disentangled 3D face models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_gui(sub)
     _add_synth(sub)
+    _add_train(sub)
+    _add_eval(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_gui(sub) -> None:
+    p = sub.add_parser("gui", help="open the editor (the default when no command is given)",
+                       description="Open the editor with a project, a model, the shipped default "
+                       "model, or the most recently opened model (in that order).")
+    p.add_argument("project", nargs="?", type=Path, help="a .ffproj project to open")
+    p.add_argument("--model", type=Path, help="a model checkpoint folder to open")
+    p.set_defaults(run=_run_gui)
+
+
+def _run_gui(args) -> int:
+    from .gui import run
+
+    return run(args.project, args.model)
 
 
 def _add_synth(sub) -> None:
@@ -96,12 +113,153 @@ def _preview(dataset, path: Path, n_subjects: int) -> None:
                 col_labels=[c.replace("_", " ") for c in columns], tile=(200, 220))
 
 
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a WSDF model on a dataset (CPU, GPU or torchrun DDP)",
+                       description="Train a WSDF model. Resumes from RUN/checkpoint when it exists; "
+                       "Ctrl-C stops after the current step and writes a checkpoint. For several "
+                       "processes: torchrun --nproc_per_node=P -m faceforge.app train ...")
+    p.add_argument("--config", type=Path, help="YAML training config (default: built-in defaults)")
+    p.add_argument("--data", type=Path, required=True,
+                   help="dataset: packed folder, manifest CSV, FaceScape or CoMA layout")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint/, events.jsonl)")
+    p.add_argument("--steps", type=int, help="total optimizer steps (overrides the config)")
+    p.add_argument("--device", help="cpu, cuda, mps or auto (overrides the config)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (overrides the config)")
+    p.add_argument("--restart", action="store_true",
+                   help="ignore an existing checkpoint in --out and start over")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    import os
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from ..core.data.readers import read_dataset
+    from ..core.train.config import TrainConfig
+    from ..core.train.events import CheckpointEvent, DoneEvent, EvalEvent, StepEvent
+    from ..core.train.trainer import train
+
+    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    overrides = {k: v for k, v in (("steps", args.steps), ("device", args.device),
+                                   ("threads", args.threads)) if v is not None}
+    config = config.replace(**overrides)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    dataset = read_dataset(args.data)
+    cancel = threading.Event()
+
+    def on_signal(signum, frame):  # first Ctrl-C: stop cleanly; a second one: the default
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if main_rank:
+            print("\nstopping after this step (Ctrl-C again to abort without a checkpoint)...",
+                  file=sys.stderr)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    gen = train(config, dataset, args.out, resume=not args.restart, cancel=cancel)
+    bar = tqdm(unit="step", desc="train", disable=not main_rank, dynamic_ncols=True)
+    try:
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if isinstance(event, StepEvent):
+                if bar.total != event.total:  # first step (maybe resumed mid-run)
+                    bar.reset(total=event.total)
+                    bar.update(event.step - 1)
+                bar.set_postfix(_postfix(event), refresh=False)
+                bar.update(event.step - bar.n)
+            elif isinstance(event, EvalEvent):
+                bar.write(f"step {event.step}: " + "  ".join(
+                    f"{k} {v:.3f}" for k, v in event.metrics.items() if k.endswith("_mean")) + "  (mm)")
+            elif isinstance(event, CheckpointEvent):
+                bar.write(f"step {event.step}: checkpoint {event.path}")
+            elif isinstance(event, DoneEvent):
+                pass
+    finally:
+        bar.close()
+        gen.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if main_rank:
+        state = "cancelled" if result.cancelled else "finished"
+        print(f"{state} at step {result.step}; checkpoint {result.checkpoint}")
+        if result.cancelled:
+            print("run the same command again to resume")
+    return 130 if result.cancelled else 0
+
+
+def _postfix(event) -> dict[str, str]:
+    keys = [k for k in ("rec", "neu", "jac", "kl", "mi") if k in event.losses]
+    out = {k: f"{event.losses[k]:.3g}" for k in keys}
+    out["mesh/s"] = f"{event.meshes_per_s:.0f}"
+    return out
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a trained model on the held-out subjects",
+                       description="Print E_avd, E_id, E_exp and E_neu (mm, mean and median) on "
+                       "the held-out subjects of DATA, split with the seed stored in the "
+                       "checkpoint, and save them as eval.json in the run folder.")
+    p.add_argument("--model", type=Path, required=True, help="run folder (or its checkpoint/)")
+    p.add_argument("--data", type=Path, required=True, help="the dataset the model was trained on")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    p.add_argument("--batch", type=int, default=64, help="meshes per forward pass")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args) -> int:
+    import json
+
+    from ..core.cache import atomic_write_bytes
+    from ..core.data.readers import read_dataset
+    from ..core.data.stats import split_dataset
+    from ..core.errors import CheckpointError
+    from ..core.eval.evaluate import METRICS, evaluate
+    from ..core.models.registry import load_model
+    from ..core.train.checkpoint import CHECKPOINT
+
+    folder = args.model / CHECKPOINT if (args.model / CHECKPOINT).is_dir() else args.model
+    run_dir = folder.parent if folder.name == CHECKPOINT else folder
+    model = load_model(folder, args.device)
+    split = (model.metadata.get("train") or {}).get("split")
+    if not split:
+        raise CheckpointError(folder, "it records no training split (it was not written by "
+                              "'faceforge train'), so the held-out subjects are unknown")
+    dataset = read_dataset(args.data)
+    _, test = split_dataset(dataset, split["test_fraction"], split["seed"])
+    test_ids = [str(s) for s in test.subjects()]
+    report = evaluate(model, test, batch=args.batch)
+    m = report.metrics
+    print(f"held-out: {len(test_ids)} subjects, {len(test)} meshes (split seed {split['seed']}, "
+          f"test fraction {split['test_fraction']})")
+    if test_ids != split.get("test_subjects", test_ids):
+        print("note: these are not the subjects held out during training (different data?)")
+    print(f"{'metric':<8}{'mean':>10}{'median':>10}   (mm)")
+    for name in METRICS:
+        print(f"{'E_' + name[2:]:<8}{m[name + '_mean']:>10.4f}{m[name + '_median']:>10.4f}")
+    doc = {"metrics": m, "counts": report.counts, "data": str(args.data), "split": split,
+           "test_subjects": test_ids, "step": (model.metadata.get("train") or {}).get("step")}
+    out = run_dir / "eval.json"
+    atomic_write_bytes(out, (json.dumps(doc, indent=1, allow_nan=True) + "\n").encode())
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth"], help="synth: default population generation time")
+    p.add_argument("what", choices=["synth", "gui"], help="synth: default population generation time; "
+                   "gui: slider-to-frame latency and GUI stalls during training (needs a display)")
     p.add_argument("--subjects", type=int, default=300)
     p.add_argument("--per-subject", type=int, default=20)
+    p.add_argument("--model", type=Path, help="gui: model checkpoint folder when no default model ships")
+    p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
+    p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
     p.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     p.set_defaults(run=_run_bench)
 
@@ -109,7 +267,12 @@ def _add_bench(sub) -> None:
 def _run_bench(args) -> int:
     from ..core.bench import bench_synth, update_report
 
-    text = bench_synth(args.subjects, args.per_subject)
-    update_report(args.report, "synth", text)
+    if args.what == "gui":
+        from .bench_gui import run
+
+        text = run(args.model, args.moves, args.train_steps)
+    else:
+        text = bench_synth(args.subjects, args.per_subject)
+    update_report(args.report, args.what, text)
     print(text)
     return 0

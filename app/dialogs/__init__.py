@@ -1,0 +1,1 @@
+"""Dialogs: error reports and the training dialog."""

@@ -1,0 +1,182 @@
+"""File operations of the main window: projects, models, OBJ export. Errors go to a dialog
+and leave the document as it was."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtWidgets import QFileDialog, QMessageBox
+from superqt.utils import create_worker
+
+from faceforge.core.document import (SUFFIX, Project, ProjectError, check_sizes, open_project,
+                                     save_project)
+from faceforge.core.errors import FaceForgeError
+
+from .settings import add_recent
+
+PROJECT_FILTER = f"FaceForge project (*{SUFFIX})"
+
+
+def confirm_discard(window) -> bool:
+    """True when there are no unsaved changes or the user agrees to lose (or saves) them."""
+    if not window.doc.dirty:
+        return True
+    answer = QMessageBox.question(
+        window, "Unsaved changes", "Save the changes to this project first?",
+        QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+    if answer == QMessageBox.StandardButton.Save:
+        return save(window)
+    return answer == QMessageBox.StandardButton.Discard
+
+
+def new_project(window) -> None:
+    """A fresh document on the current model."""
+    if confirm_discard(window):
+        window.set_session(window.session)
+
+
+def ask_open_project(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Open project", "", PROJECT_FILTER)
+    if path and confirm_discard(window):
+        load_project(window, path)
+
+
+def load_project(window, path: str | Path) -> None:
+    """Open a project: read and check it, load its model if it is another one, then show it."""
+    path = Path(path)
+    try:
+        project = open_project(path)
+    except ProjectError as exc:
+        window.show_error("Cannot open project", exc)
+        return
+
+    def apply(session) -> None:
+        try:
+            check_sizes(project, path, session.model.id_dim, session.model.exp_dim, len(session.arkit_units))
+        except ProjectError as exc:
+            window.show_error("Cannot open project", exc)
+            return
+        window.set_session(session, project.state, project.view, path)
+        add_recent(window.settings, "recent/projects", path)
+
+    current = window.session
+    if current is not None and project.model_path and Path(project.model_path) == current.folder.resolve():
+        apply(current)
+    elif project.model_path is None:
+        window.show_error("Cannot open project", ProjectError(path, "it names no model"))
+    else:
+        window.open_model(project.model_path, then=apply)
+
+
+def save(window) -> bool:
+    """Save to the document's file (asking for one the first time); False when not saved."""
+    return save_as(window, window.doc.path) if window.doc.path else ask_save_as(window)
+
+
+def ask_save_as(window) -> bool:
+    path, _ = QFileDialog.getSaveFileName(window, "Save project", "untitled" + SUFFIX, PROJECT_FILTER)
+    return bool(path) and save_as(window, Path(path).with_suffix(SUFFIX))
+
+
+def save_as(window, path: str | Path) -> bool:
+    """Write the project to `path`; on failure show why and keep everything as it was."""
+    doc = window.doc
+    doc.set_view(window.viewport.view_state())
+    try:
+        save_project(path, Project(doc.model_path, doc.state, doc.view))
+    except ProjectError as exc:
+        window.show_error("Cannot save project", exc)
+        return False
+    doc.mark_saved(path)
+    add_recent(window.settings, "recent/projects", path)
+    window.statusBar().showMessage(f"Saved {path}", 4000)
+    return True
+
+
+def ask_open_model(window) -> None:
+    folder = QFileDialog.getExistingDirectory(window, "Open model checkpoint folder")
+    if folder and confirm_discard(window):
+        window.open_model(folder)
+
+
+def ask_open_mesh(window) -> None:
+    from .meshin import MESH_FILTER
+
+    path, _ = QFileDialog.getOpenFileName(window, "Open mesh in the model's topology", "", MESH_FILTER)
+    if path:
+        open_mesh(window, Path(path))
+
+
+def open_mesh(window, path: Path):
+    """Encode a mesh file in a worker and show the comparison; errors leave the document as it was."""
+    from .meshin import encode_file
+
+    if window.session is None:
+        window.show_error("Cannot open mesh", FaceForgeError("no model is loaded; open a model first "
+                                                             "(Model ▸ Open Model…)"))
+        return None
+
+    def failed(exc: Exception) -> None:
+        if not isinstance(exc, (FaceForgeError, OSError)):
+            raise exc
+        window.show_error("Cannot open mesh", exc)
+
+    window.statusBar().showMessage(f"Encoding {path.name}…")
+    return create_worker(encode_file, window.session, path,
+                         _connect={"returned": window.show_comparison, "errored": failed})
+
+
+def ask_export_obj(window) -> None:
+    path, _ = QFileDialog.getSaveFileName(window, "Export face as OBJ", "face.obj", "Wavefront OBJ (*.obj)")
+    if path:
+        export_obj(window, Path(path).with_suffix(".obj"))
+
+
+def export_obj(window, path: Path):
+    """Write the current face (decoded from the document's codes) as OBJ + MTL with UVs, in a worker."""
+    s = window.doc.state
+    return _run(window, "Export OBJ", _write_obj, window.session, s.z_id, s.z_exp, path)
+
+
+def ask_export_sequence(window) -> None:
+    folder = QFileDialog.getExistingDirectory(window, "Export timeline as an OBJ sequence into folder")
+    if folder:
+        export_sequence(window, Path(folder))
+
+
+def export_sequence(window, folder: Path):
+    """Write one OBJ per timeline frame (`frame_0000.obj`, ...) into `folder`, in a worker."""
+    return _run(window, "Export OBJ sequence", _write_sequence, window.session, window.doc.state, folder)
+
+
+def _run(window, title: str, fn, *args):
+    def done(paths) -> None:
+        window.statusBar().showMessage(f"{title}: wrote {len(paths)} file(s) to {Path(paths[0]).parent}", 6000)
+
+    def failed(exc: Exception) -> None:
+        if not isinstance(exc, (FaceForgeError, OSError)):
+            raise exc
+        window.show_error(f"{title} failed", exc)
+
+    window.statusBar().showMessage(f"{title}…")
+    return create_worker(fn, *args, _connect={"returned": done, "errored": failed})
+
+
+def _write_obj(session, z_id: np.ndarray, z_exp: np.ndarray, path: Path) -> list[Path]:
+    from faceforge.core.export import Rig, export
+
+    vertices, _ = session.decode(z_id, z_exp)
+    return export(Rig(session.model.template, vertices, {}, name=path.stem), path)
+
+
+def _write_sequence(session, state, folder: Path) -> list[Path]:
+    from faceforge.core.export import Rig, export
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = int(round(state.duration * state.fps)) + 1
+    written = []
+    for i in range(frames):
+        vertices, _ = session.decode(*state.sample(i / state.fps))
+        written += export(Rig(session.model.template, vertices, {}, name=f"frame_{i:04d}"),
+                          folder / f"frame_{i:04d}.obj")
+    return written

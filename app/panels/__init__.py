@@ -1,0 +1,1 @@
+"""Docked editing panels. Each panel edits the `Document` and mirrors its events."""

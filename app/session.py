@@ -1,0 +1,105 @@
+"""A loaded model with what the editor derives from it: semantics, triangles, slider bases.
+
+`load_session` runs in a worker (it imports torch and reads the checkpoint).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faceforge.core.document import State
+
+SLIDER_DIRECTIONS = 10  # identity sliders: the main axes of the identity prior
+
+
+@dataclass(frozen=True, eq=False)
+class IdentityBasis:
+    """Principal axes of the identity prior: z = mean + sum_k c_k * scales[k] * axes[k].
+
+    mean : (I,); axes : (I, I) orthonormal rows, by decreasing variance; scales : (I,) std devs.
+    """
+
+    mean: np.ndarray
+    axes: np.ndarray
+    scales: np.ndarray
+
+    @classmethod
+    def from_precision(cls, mean: np.ndarray, precision: np.ndarray) -> IdentityBasis:
+        """The eigenbasis of the covariance inv(precision)."""
+        var, vec = np.linalg.eigh(np.linalg.inv(precision.astype(np.float64)))
+        order = np.argsort(var)[::-1]
+        return cls(mean.astype(np.float32), vec[:, order].T.astype(np.float32),
+                   np.sqrt(np.maximum(var[order], 1e-12)).astype(np.float32))
+
+    def coords(self, z: np.ndarray) -> np.ndarray:
+        """(I,) coordinates of a code in standard deviations along each axis."""
+        return (self.axes @ (z - self.mean)) / self.scales
+
+    def with_coord(self, z: np.ndarray, k: int, value: float) -> np.ndarray:
+        """`z` moved along axis k so its coordinate there is `value` (std devs)."""
+        return (z + (value - self.coords(z)[k]) * self.scales[k] * self.axes[k]).astype(np.float32)
+
+    def random(self, seed: int, spread: float = 1.0) -> np.ndarray:
+        """A code drawn from the prior (scaled by `spread`), reproducible from `seed`."""
+        c = np.random.default_rng(seed).standard_normal(len(self.scales)) * spread
+        return (self.mean + (c * self.scales) @ self.axes).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Session:
+    """One model as the editor uses it."""
+
+    folder: Path
+    model: Any  # FaceModel
+    semantics: Any  # Semantics | None
+    triangles: np.ndarray  # (T, 3) int64
+    basis: IdentityBasis
+
+    @property
+    def name(self) -> str:
+        """A short label: the run folder's name."""
+        return self.folder.parent.name if self.folder.name == "checkpoint" else self.folder.name
+
+    @property
+    def n_vertices(self) -> int:
+        return self.model.template.n_vertices
+
+    @property
+    def arkit_units(self) -> list[str]:
+        """ARKit slider names (empty without semantics)."""
+        return list(self.semantics.arkit_units) if self.semantics is not None else []
+
+    def new_state(self) -> State:
+        """Mean identity, neutral expression."""
+        return State(self.basis.mean, np.zeros(self.model.exp_dim), np.zeros(len(self.arkit_units)))
+
+    def decode(self, z_id: np.ndarray, z_exp: np.ndarray) -> tuple[np.ndarray, float]:
+        """((N, 3) float32 mm, milliseconds) for one pair of codes."""
+        start = time.perf_counter()
+        v = self.model.decode(z_id[None], z_exp[None])[0]
+        return np.asarray(v, np.float32), (time.perf_counter() - start) * 1000
+
+    def expression_code(self, preset: str, intensity: float, arkit: np.ndarray) -> np.ndarray:
+        """(E,) z_exp: the preset category scaled by `intensity`, plus the ARKit sliders' code."""
+        z = self.semantics.expression(arkit)
+        return (z + self.semantics.category(preset, intensity)) if preset else z
+
+
+def load_session(folder: str | Path) -> Session:
+    """Load a checkpoint folder and its semantics (runs in a worker thread)."""
+    from faceforge.core.models.registry import load_model
+    from faceforge.core.models.semantics import Semantics
+
+    folder = Path(folder)
+    model = load_model(folder)
+    semantics = Semantics.load(folder)
+    if semantics is not None:
+        basis = IdentityBasis.from_precision(semantics.identity_prior.mean, semantics.identity_prior.precision)
+    else:
+        basis = IdentityBasis(np.zeros(model.id_dim, np.float32), np.eye(model.id_dim, dtype=np.float32),
+                              np.ones(model.id_dim, np.float32))
+    return Session(folder, model, semantics, model.template.triangles().astype(np.int64), basis)

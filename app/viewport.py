@@ -1,0 +1,207 @@
+"""The live 3D viewport: VTK inside Qt (pyvistaqt habits).
+
+    Viewport(QWidget)
+      QVTKRenderWindowInteractor      # owns the vtkRenderWindow; trackball camera style
+        vtkRenderer (scene.make_renderer: three-point lights, gradient background)
+          MeshActor                   # one persistent vtkPolyData, points rewritten in place
+          MeshActor x 3               # comparison: input | reconstruction | neutralized, offset in X
+          vtkScalarBarActor           # colour bar, shown with a heat map
+          vtkCornerAnnotation         # labels of the comparison
+
+Init order: interactor, renderer, style, then `Initialize()`; `set_topology` builds the mesh
+once per model (the comparison meshes on first use). `show_vertices` writes points and
+renders; `close()` finalizes once.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import vtkmodules.qt
+
+vtkmodules.qt.PyQtImpl = "PySide6"
+
+from PIL import Image  # noqa: E402
+from qtpy.QtWidgets import QVBoxLayout, QWidget  # noqa: E402
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera  # noqa: E402
+from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation, vtkScalarBarActor  # noqa: E402
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
+
+from faceforge.core.cache import atomic_write_bytes  # noqa: E402
+
+from .scene import MeshActor, make_lookup_table, make_renderer, set_camera_preset  # noqa: E402
+
+
+COMPARISON = ("input", "reconstruction (error)", "neutralized")
+SPACING = 1.15  # comparison meshes sit this many face widths apart
+
+
+class Viewport(QWidget):
+    """Shows one face mesh; see the module docstring."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.interactor = QVTKRenderWindowInteractor(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.interactor)
+        self.renderer = make_renderer()
+        self.window = self.interactor.GetRenderWindow()
+        self.window.AddRenderer(self.renderer)
+        self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.colorbar = _colorbar()
+        self.renderer.AddViewProp(self.colorbar)
+        self.labels = vtkCornerAnnotation()
+        self.renderer.AddViewProp(self.labels)
+        self.mesh: MeshActor | None = None
+        self.compared: list[MeshActor] = []  # input, reconstruction, neutralized
+        self.preset = "three_quarter"
+        self.last_render_ms = 0.0  # duration of the last render call
+        self._closed = False
+        self.interactor.Initialize()
+
+    def set_topology(self, vertices: np.ndarray, triangles: np.ndarray) -> None:
+        """Build the mesh for a (new) model and frame it; later frames only `show_vertices`."""
+        for actor in ([self.mesh] if self.mesh else []) + self.compared:
+            self.renderer.RemoveActor(actor.actor)
+        self.mesh = MeshActor(vertices, triangles)
+        self.compared = [MeshActor(vertices, triangles) for _ in COMPARISON]
+        for actor in [self.mesh, *self.compared]:
+            self.renderer.AddActor(actor.actor)
+        self.set_heatmap(None)
+        self.hide_comparison()
+
+    def show_vertices(self, vertices: np.ndarray) -> None:
+        """Write (N, 3) mm positions into the persistent mesh and render."""
+        self.mesh.update(vertices)
+        self.render()
+
+    def set_heatmap(self, values: np.ndarray | None, title: str = "", vmax: float | None = None) -> None:
+        """Colour the mesh by per-vertex (N,) values (mm) with a colour bar; None shows skin."""
+        if self.mesh is not None:
+            self._heat(self.mesh, values, title, vmax)
+        self.render()
+
+    def _heat(self, mesh: MeshActor, values: np.ndarray | None, title: str, vmax: float | None) -> None:
+        self.colorbar.SetVisibility(values is not None)
+        if values is None:
+            mesh.set_scalars(None)
+            return
+        top = float(vmax if vmax is not None else max(float(np.max(values)), 1e-6))
+        mesh.set_scalars(values, (0.0, top), "magma")
+        self.colorbar.SetLookupTable(mesh.actor.GetMapper().GetLookupTable())
+        self.colorbar.SetTitle(title)
+
+    @property
+    def comparing(self) -> bool:
+        """The comparison meshes are shown (and the editor's face hidden)."""
+        return bool(self.compared) and bool(self.compared[0].actor.GetVisibility())
+
+    def show_comparison(self, meshes: list[np.ndarray], error: np.ndarray) -> None:
+        """Show input, reconstruction and neutralized (N, 3) mm side by side along X, the
+        reconstruction coloured by the per-vertex `error` (N,) mm; the editor's face hides."""
+        width = max(float(np.ptp(m[:, 0])) for m in meshes) * SPACING
+        for k, (actor, vertices) in enumerate(zip(self.compared, meshes)):
+            actor.update(vertices)
+            actor.actor.SetPosition((k - 1) * width, 0.0, 0.0)
+            actor.actor.SetVisibility(True)
+        self.mesh.actor.SetVisibility(False)
+        self._heat(self.compared[1], error, "error (mm)", None)
+        self.labels.SetText(vtkCornerAnnotation.UpperEdge, "   |   ".join(COMPARISON))
+        set_camera_preset(self.renderer, "front", self.renderer.ComputeVisiblePropBounds())
+        self.render()
+
+    def hide_comparison(self) -> None:
+        """Back to the editor's face alone."""
+        for actor in self.compared:
+            actor.actor.SetVisibility(False)
+        if self.mesh is not None:
+            self.mesh.actor.SetVisibility(True)
+            self.colorbar.SetVisibility(self.mesh.actor.GetMapper().GetScalarVisibility())
+        self.labels.ClearAllTexts()
+        self.reset_view()
+
+    def set_wireframe(self, on: bool) -> None:
+        """Show edges over the surface (on) or smooth shading only."""
+        if self.mesh is not None:
+            self.mesh.actor.GetProperty().SetEdgeVisibility(on)
+            self.mesh.actor.GetProperty().SetEdgeColor(0.25, 0.2, 0.2)
+            self.render()
+
+    def camera_preset(self, name: str) -> None:
+        """Aim the camera from a `scene.CAMERA_PRESETS` direction at the mesh."""
+        self.preset = name
+        if self.mesh is not None:
+            set_camera_preset(self.renderer, name, self.renderer.ComputeVisiblePropBounds())
+            self.render()
+
+    def reset_view(self) -> None:
+        """Back to the last preset, framing the whole face."""
+        self.camera_preset(self.preset)
+
+    def view_state(self) -> dict:
+        """Camera position, focal point and up vector (mm), for the project file."""
+        c = self.renderer.GetActiveCamera()
+        return {"position": list(c.GetPosition()), "focal_point": list(c.GetFocalPoint()),
+                "view_up": list(c.GetViewUp()), "preset": self.preset}
+
+    def set_view_state(self, view: dict) -> None:
+        """Restore a `view_state` (an empty dict resets the view)."""
+        if not view:
+            self.reset_view()
+            return
+        c = self.renderer.GetActiveCamera()
+        c.SetPosition(*view["position"])
+        c.SetFocalPoint(*view["focal_point"])
+        c.SetViewUp(*view["view_up"])
+        self.preset = view.get("preset", self.preset)
+        self.renderer.ResetCameraClippingRange()
+        self.render()
+
+    def render(self) -> None:
+        """Render now (GUI thread only; worker results arrive here through Qt signals)."""
+        if not self._closed and self.isVisible():
+            start = time.perf_counter()
+            self.window.Render()
+            self.last_render_ms = (time.perf_counter() - start) * 1000
+
+    def grab_image(self) -> np.ndarray:
+        """(H, W, 3) uint8 pixels of the current frame, first row at the top."""
+        self.window.Render()
+        grab = vtkWindowToImageFilter()
+        grab.SetInput(self.window)
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        image = grab.GetOutput()
+        w, h, _ = image.GetDimensions()
+        return vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3].copy()
+
+    def save_screenshot(self, path: str | Path) -> None:
+        """Write the current frame as PNG (atomically)."""
+        import io
+
+        buffer = io.BytesIO()
+        Image.fromarray(self.grab_image()).save(buffer, format="PNG")
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def close(self) -> bool:
+        """Release the render window; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self.interactor.Finalize()
+        return super().close()
+
+
+def _colorbar() -> vtkScalarBarActor:
+    bar = vtkScalarBarActor()
+    bar.SetLookupTable(make_lookup_table("magma"))
+    bar.SetNumberOfLabels(4)
+    bar.SetMaximumWidthInPixels(70)
+    bar.SetPosition(0.88, 0.1)
+    bar.SetWidth(0.1)
+    bar.SetHeight(0.8)
+    bar.SetVisibility(False)
+    return bar

@@ -1,0 +1,214 @@
+"""The main window: viewport (or the empty state) in the centre, editing panels in docks.
+
+Data flow: panel -> `Document.edit` -> `_on_change` -> `LatestWins` decode worker ->
+`_on_decoded` (GUI thread) -> `Viewport.show_vertices` (points written in place) -> render.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QSettings, Qt, Signal
+from qtpy.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget
+from superqt.utils import create_worker
+
+from faceforge.core.document import Document, State
+
+from . import actions, files
+from .dialogs.errors import show_error
+from .panels.expression import ExpressionPanel
+from .panels.identity import IdentityPanel
+from .panels.loaded import LoadedMeshPanel
+from .panels.timeline import TimelinePanel
+from .session import Session, load_session
+from .settings import add_recent
+from .viewport import Viewport
+from .workers import LatestWins
+
+EMPTY_TEXT = ("<h2>No face model loaded</h2>"
+              "<p>Open a trained model with <b>Model ▸ Open Model…</b> (Ctrl+M): its run folder's "
+              "<code>checkpoint</code>.<br>To train one: <b>Model ▸ Train…</b>, or on the command line: "
+              "<code>faceforge synth --out data</code> then "
+              "<code>faceforge train --data data --out run</code>.</p>")
+
+
+class MainWindow(QMainWindow):
+    """See the module docstring."""
+
+    session_changed = Signal()
+    frame_shown = Signal(float)  # decode time (ms) of the frame just rendered
+
+    def __init__(self, settings: QSettings):
+        super().__init__()
+        self.settings = settings
+        self.doc = Document(State.zeros(0, 0))
+        self.session: Session | None = None
+        self.vertices: np.ndarray | None = None  # the face on screen, (N, 3) mm
+        self.error_box = None
+        self.train_dialog = None
+        self.viewport = Viewport()
+        self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, objectName="emptyState")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.viewport)
+        self.setCentralWidget(self.stack)
+        self.identity = IdentityPanel(self.doc)
+        self.expression = ExpressionPanel(self.doc)
+        self.timeline = TimelinePanel(self.doc)
+        self.timeline.time_changed.connect(self._on_time)
+        self.loaded = LoadedMeshPanel(self.doc)
+        self.loaded.compare_toggled.connect(self._on_compare)
+        self._dock("Identity", self.identity, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Expression", self.expression, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Loaded Mesh", self.loaded, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        for name in ("ExpressionDock", "LoadedMeshDock"):
+            self.tabifyDockWidget(self.findChild(QDockWidget, "IdentityDock"), self.findChild(QDockWidget, name))
+        self.findChild(QDockWidget, "IdentityDock").raise_()
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(self.status)
+        self.decoder = LatestWins(self._on_decoded, self._on_decode_error)
+        actions.build(self)
+        self.doc.events.connect(self._on_change)
+        self.set_session(None)
+        self.resize(1280, 800)
+
+    def _dock(self, title: str, widget, area) -> None:
+        dock = QDockWidget(title, self, objectName=f"{title.replace(' ', '')}Dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+
+    def open_model(self, folder: str | Path, then=None) -> None:
+        """Load a checkpoint folder in a worker; on success show it (then call `then(session)`)."""
+        self.statusBar().showMessage(f"Loading model {folder}…")
+
+        def loaded(session: Session) -> None:
+            add_recent(self.settings, "recent/models", session.folder)
+            (then or self.set_session)(session)
+
+        def failed(exc: Exception) -> None:
+            self.statusBar().clearMessage()
+            self.error_box = show_error(self, "Cannot open model", exc)
+
+        create_worker(load_session, folder, _connect={"returned": loaded, "errored": failed})
+
+    def set_session(self, session: Session | None, state: State | None = None, view: dict | None = None,
+                    path: Path | None = None) -> None:
+        """Show a model (None: the empty state) with a state (default: mean face, neutral)."""
+        self.session = session
+        self.stack.setCurrentWidget(self.viewport if session else self.empty)
+        for panel in (self.identity, self.expression, self.timeline):
+            panel.set_session(session)
+        self.loaded.set_comparison(None)
+        if session is not None:
+            self.vertices = None
+            self.viewport.set_topology(session.model.template.vertices, session.triangles)
+            self.statusBar().clearMessage()
+        folder = session.folder if session else None
+        self.doc.replace_all(state or (session.new_state() if session else State.zeros(0, 0)), folder,
+                             view or {}, path)
+        if session is not None and view:
+            self.viewport.set_view_state(view)
+        self._update_status()
+        self.session_changed.emit()
+
+    def request_frame(self, z_id: np.ndarray, z_exp: np.ndarray) -> None:
+        """Decode these codes off the GUI thread (latest request wins) and show the result."""
+        self.decoder.submit(self.session.decode, z_id, z_exp)
+
+    def _on_change(self, fields: set[str]) -> None:
+        if self.session is not None and fields & {"z_id", "z_exp"}:
+            self.request_frame(self.doc.state.z_id, self.doc.state.z_exp)
+        if fields & {"path", "dirty", "model"}:
+            name = self.doc.path.name if self.doc.path else "Untitled"
+            self.setWindowTitle(f"{name}{' *' if self.doc.dirty else ''} — FaceForge")
+        if "history" in fields:
+            actions.update_history(self)
+
+    def _on_time(self, time: float) -> None:
+        s = self.doc.state
+        if self.session is not None and (s.identity.keys or s.expression.keys):
+            self.request_frame(*s.sample(time))
+
+    def _on_decoded(self, result: tuple[np.ndarray, float]) -> None:
+        vertices, ms = result
+        if self.session is None or len(vertices) != self.session.n_vertices:
+            return  # a frame of a model that was closed meanwhile
+        self.vertices = vertices
+        self.viewport.show_vertices(vertices)
+        self._update_status(ms)
+        self.frame_shown.emit(ms)
+
+    def show_comparison(self, comparison) -> None:
+        """Show an encoded mesh (`meshin.Comparison`) next to its reconstruction and neutral face."""
+        if self.session is None or len(comparison.input) != self.session.n_vertices:
+            return  # the model changed while it was encoded
+        self.statusBar().showMessage(comparison.summary(), 8000)
+        self.loaded.set_comparison(comparison)
+        self.findChild(QDockWidget, "LoadedMeshDock").raise_()
+        self._on_compare(True)
+
+    def _on_compare(self, on: bool) -> None:
+        c = self.loaded.comparison
+        if on and c is not None:
+            self.viewport.show_comparison([c.input, c.reconstruction, c.neutral], c.error)
+        else:
+            self.viewport.hide_comparison()
+
+    def show_train_dialog(self):
+        """Open (or raise) the training dialog; its "Load this model" opens the result here."""
+        if self.train_dialog is None:
+            from .dialogs.train import TrainDialog
+
+            self.train_dialog = TrainDialog(self)
+            self.train_dialog.load_requested.connect(self._load_trained)
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        return self.train_dialog
+
+    def _load_trained(self, folder: Path) -> None:
+        if files.confirm_discard(self):
+            self.open_model(folder)
+
+    def _on_decode_error(self, exc: Exception) -> None:
+        self.error_box = show_error(self, "Cannot decode this face", exc)
+
+    def _update_status(self, ms: float | None = None) -> None:
+        if self.session is None:
+            self.status.setText("no model")
+            return
+        timing = f" · decode {ms:.1f} ms" if ms is not None else ""
+        self.status.setText(f"model {self.session.name} · {self.session.n_vertices} vertices{timing}")
+
+    def show_error(self, title: str, exc: BaseException) -> None:
+        """Report `exc` in a message box; the document is left as it was."""
+        self.statusBar().clearMessage()
+        self.error_box = show_error(self, title, exc)
+
+    def screenshot(self, path: str | Path) -> None:
+        """Save the whole window as PNG, with the 3D view painted in (Qt's grab leaves GL black)."""
+        from qtpy.QtCore import QPoint
+        from qtpy.QtGui import QImage, QPainter
+
+        pixmap = self.grab()
+        if self.session is not None:
+            rgb = np.ascontiguousarray(self.viewport.grab_image())
+            image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format.Format_RGB888)
+            painter = QPainter(pixmap)
+            target = self.viewport.interactor.rect().translated(self.viewport.interactor.mapTo(self, QPoint(0, 0)))
+            painter.drawImage(target, image)
+            painter.end()
+        pixmap.save(str(path))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not files.confirm_discard(self):
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.timeline.stop()
+        if self.train_dialog is not None:
+            self.train_dialog.close()
+        self.decoder.wait()
+        self.viewport.close()
+        super().closeEvent(event)

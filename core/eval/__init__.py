@@ -1,0 +1,1 @@
+"""Evaluation: metrics of reconstruction, disentanglement and neutralization (numpy)."""
