@@ -16,11 +16,11 @@ def run_training(config: TrainConfig, data: str | Path, out: str | Path, resume:
                  cancel: threading.Event):
     """Yield the trainer's events; return its `TrainResult` (semantics saved when possible)."""
     from faceforge.core.data.readers import read_dataset
-    from faceforge.core.models.semantics import fit_for_model
+    from faceforge.core.models.semantics import fit_for_checkpoint
     from faceforge.core.train.trainer import train
 
     dataset = read_dataset(data)
     result = yield from train(config, dataset, out, resume=resume, cancel=cancel)
     if result.checkpoint is not None and "arkit" in dataset.extras:
-        fit_for_model(result.model, dataset).save(result.checkpoint)
+        fit_for_checkpoint(result.checkpoint, dataset)
     return result

@@ -223,3 +223,21 @@ def fit_for_model(model, dataset, batch: int = 256) -> Semantics:
     units = dataset.meta.get("arkit_units") or list(range(dataset.extras["arkit"].shape[1]))
     return fit_semantics(z_id, z_exp, subject_index, dataset.extras["arkit"], units,
                          dataset.expression, table)
+
+
+def fit_for_checkpoint(folder, dataset) -> Semantics:
+    """Fit and save the controls of the model in `folder` on its own training subjects.
+
+    The subject split recorded at training time (metadata "train" -> "split") selects them,
+    so held-out subjects stay unseen; without one, the whole dataset is used.
+    """
+    from ..data.stats import split_dataset
+    from .registry import load_model
+
+    model = load_model(folder)
+    split = (model.metadata.get("train") or {}).get("split")
+    if split:
+        dataset, _ = split_dataset(dataset, split["test_fraction"], split["seed"])
+    semantics = fit_for_model(model, dataset)
+    semantics.save(folder)
+    return semantics

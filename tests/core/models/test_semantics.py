@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from faceforge.core.errors import CheckpointError
-from faceforge.core.models.semantics import Semantics, fit_for_model
+from faceforge.core.models.semantics import Semantics, fit_for_checkpoint, fit_for_model
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,12 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     for _ in train(config, data, out):
         pass
-    return load_model(out / "checkpoint"), data
+    return load_model(out / "checkpoint"), data, out / "checkpoint"
 
 
 @pytest.fixture(scope="module")
 def semantics(trained):
-    return fit_for_model(*trained)
+    return fit_for_model(*trained[:2])
 
 
 def test_neutral_is_zero_and_categories_are_named(semantics):
@@ -41,7 +41,7 @@ def test_neutral_is_zero_and_categories_are_named(semantics):
 
 
 def test_arkit_map_explains_the_expression_codes(trained, semantics):
-    model, data = trained
+    model, data, _ = trained
     _, z_exp = model.encode(np.asarray(data.vertices))
     predicted = semantics.expression(data.extras["arkit"])
     residual = np.sqrt(((predicted - z_exp) ** 2).mean())
@@ -50,7 +50,7 @@ def test_arkit_map_explains_the_expression_codes(trained, semantics):
 
 
 def test_attribute_edit_sets_one_attribute_and_keeps_the_others(trained, semantics):
-    model, data = trained
+    model, data, _ = trained
     assert set(semantics.attributes) == {"age", "gender", "muscle", "weight"}
     z_id, _ = model.encode(np.asarray(data.vertices[:3]))
     older = semantics.set_attribute(z_id, "age", 70.0)
@@ -65,7 +65,7 @@ def test_attribute_edit_sets_one_attribute_and_keeps_the_others(trained, semanti
 
 
 def test_plausibility_and_projection(trained, semantics):
-    model, data = trained
+    model, data, _ = trained
     z_id, _ = model.encode(np.asarray(data.vertices))
     prior = semantics.identity_prior
     assert np.median(prior.plausibility(z_id)) > 0.05
@@ -85,3 +85,10 @@ def test_save_load_and_corrupt_file(tmp_path, semantics):
     (tmp_path / "semantics.safetensors").write_bytes(b"\x10\x00garbage")
     with pytest.raises(CheckpointError, match="semantics.safetensors"):
         Semantics.load(tmp_path)
+
+
+def test_fit_for_checkpoint_uses_only_the_training_subjects(trained):
+    _, data, folder = trained
+    fitted = fit_for_checkpoint(folder, data)
+    assert fitted.info["subjects"] == 6 and fitted.info["meshes"] == 120  # 2 of 8 held out
+    assert Semantics.load(folder).info == fitted.info
