@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_train(sub)
     _add_eval(sub)
+    _add_semantics(sub)
+    _add_export(sub)
     _add_bench(sub)
     return parser
 
@@ -190,7 +192,36 @@ def _run_train(args) -> int:
         print(f"{state} at step {result.step}; checkpoint {result.checkpoint}")
         if result.cancelled:
             print("run the same command again to resume")
+        elif "arkit" in dataset.extras:
+            _fit_semantics(result.checkpoint, dataset)
     return 130 if result.cancelled else 0
+
+
+def _fit_semantics(folder, dataset) -> None:
+    from ..core.models.semantics import fit_for_checkpoint
+
+    fitted = fit_for_checkpoint(folder, dataset)
+    print(f"semantic controls fitted on {fitted.info['subjects']} training subjects: "
+          f"{len(fitted.categories)} expression presets, attributes {', '.join(fitted.attributes)}")
+
+
+def _add_semantics(sub) -> None:
+    p = sub.add_parser("semantics", help="fit a model's named expressions, attribute sliders and "
+                       "plausibility prior", description="Encode the model's training subjects "
+                       "and fit its semantic controls (ARKit sliders, expression presets, attribute "
+                       "directions, plausibility); writes semantics.safetensors into the model.")
+    p.add_argument("--model", type=Path, required=True, help="model folder (or a run folder)")
+    p.add_argument("--data", type=Path, required=True,
+                   help="the dataset it was trained on (needs ARKit coefficients)")
+    p.set_defaults(run=_run_semantics)
+
+
+def _run_semantics(args) -> int:
+    from ..core.data.readers import read_dataset
+
+    folder = args.model / "checkpoint" if (args.model / "checkpoint").is_dir() else args.model
+    _fit_semantics(folder, read_dataset(args.data))
+    return 0
 
 
 def _postfix(event) -> dict[str, str]:
@@ -250,14 +281,82 @@ def _run_eval(args) -> int:
     return 0
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a face as an FBX, glTF (.glb) or OBJ blendshape rig",
+                       description="Decode the neutral and the 52 ARKit shapes of one identity and write "
+                       "them as a blendshape rig; a project's timeline becomes the animation. The "
+                       "identity is the project's, a random one (--seed), z_id from an .npz (--codes), "
+                       "or the mean face.")
+    p.add_argument("--model", type=Path, help="model checkpoint folder (or its run folder); "
+                   "default: the project's model")
+    face = p.add_mutually_exclusive_group()
+    face.add_argument("--project", type=Path, help="a .ffproj project: its identity and timeline")
+    face.add_argument("--seed", type=int, help="a random identity from the model's prior")
+    face.add_argument("--codes", type=Path, help="an .npz with an identity code `z_id`")
+    p.add_argument("-o", "--out", type=Path, required=True, help="face.fbx, face.glb or face.obj")
+    p.add_argument("--units", default="mm", choices=["mm", "cm", "m"], help="FBX/OBJ units (glTF: metres)")
+    p.add_argument("--naming", default="arkit", choices=["arkit", "ict", "livelink"])
+    p.add_argument("--shapes", default="all", help="all (the 52), categories, or name,name,...")
+    p.add_argument("--intensity", type=float, default=1.0, help="ARKit coefficient that weight 1 means")
+    p.add_argument("--fbx-version", type=int, default=7400, choices=[7400, 7500])
+    p.add_argument("--obj-shapes", action="store_true", help="OBJ: also one OBJ per shape")
+    p.add_argument("--obj-sequence", action="store_true", help="OBJ: also one OBJ per timeline frame")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from ..core.document import check_sizes, open_project
+    from ..core.errors import ExportError
+    from ..core.export import ExportOptions, export, rig_from_state, select_shapes
+    from .session import load_session
+
+    project = open_project(args.project) if args.project else None
+    folder = args.model or (Path(project.model_path) if project and project.model_path else None)
+    if folder is None:
+        raise ExportError("no model: give --model MODEL_DIR (the project names none)")
+    session = load_session(_model_folder(folder))
+    model = session.model
+    if project is not None:
+        check_sizes(project, args.project, model.id_dim, model.exp_dim, len(session.arkit_units))
+        state = project.state
+    elif args.seed is not None:
+        state = session.new_state().replace(z_id=session.basis.random(args.seed))
+    elif args.codes is not None:
+        state = session.new_state().replace(z_id=_read_z_id(args.codes))
+    else:
+        state = session.new_state()
+    categories, shapes = select_shapes(args.shapes, session.semantics) if session.semantics else (False, None)
+    options = ExportOptions(units=args.units, naming=args.naming, shapes=shapes, fbx_version=args.fbx_version,
+                            obj_shapes=args.obj_shapes, obj_sequence=args.obj_sequence)
+    rig = rig_from_state(model, session.semantics, state, args.intensity, categories, name=args.out.stem)
+    written = export(rig, args.out, options)
+    frames = "" if rig.animation is None else f", {len(rig.animation.times)} frames"
+    print(f"wrote {len(written)} file(s): {args.out} ({len(shapes or rig.shapes)} shapes{frames})")
+    return 0
+
+
+def _read_z_id(path: Path):
+    import numpy as np
+
+    from ..core.errors import ExportError
+
+    try:
+        with np.load(path) as codes:
+            return np.asarray(codes["z_id"], np.float32).reshape(-1)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExportError(f"cannot read an identity code `z_id` from '{path}' ({exc}); save one with "
+                          "numpy.savez(path, z_id=...)", path, exc) from exc
+
+
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth", "gui"], help="synth: default population generation time; "
-                   "gui: slider-to-frame latency and GUI stalls during training (needs a display)")
+    p.add_argument("what", choices=["synth", "gui", "export"], help="synth: default population generation "
+                   "time; gui: slider-to-frame latency and GUI stalls during training (needs a display); "
+                   "export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and GLB")
     p.add_argument("--subjects", type=int, default=300)
     p.add_argument("--per-subject", type=int, default=20)
-    p.add_argument("--model", type=Path, help="gui: model checkpoint folder when no default model ships")
+    p.add_argument("--model", type=Path, help="gui, export: model checkpoint folder (default: the shipped model)")
     p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
     p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
     p.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
@@ -265,14 +364,27 @@ def _add_bench(sub) -> None:
 
 
 def _run_bench(args) -> int:
-    from ..core.bench import bench_synth, update_report
+    from ..core.bench import bench_export, bench_synth, update_report
 
     if args.what == "gui":
         from .bench_gui import run
 
         text = run(args.model, args.moves, args.train_steps)
+    elif args.what == "export":
+        text = bench_export(_model_folder(args.model))
     else:
         text = bench_synth(args.subjects, args.per_subject)
     update_report(args.report, args.what, text)
     print(text)
     return 0
+
+
+def _model_folder(folder: Path | None) -> Path:
+    """`folder` (a checkpoint or its run folder), else the shipped default model."""
+    from ..core.errors import CheckpointError
+    from .settings import default_model
+
+    folder = folder or default_model()
+    if folder is None:
+        raise CheckpointError(".", "no model given and none ships with this install; pass --model MODEL_DIR")
+    return folder / "checkpoint" if (folder / "checkpoint").is_dir() else folder

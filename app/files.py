@@ -1,4 +1,4 @@
-"""File operations of the main window: projects, models, OBJ export. Errors go to a dialog
+"""File operations of the main window: projects, models, exports. Errors go to a dialog
 and leave the document as it was."""
 from __future__ import annotations
 
@@ -124,6 +124,15 @@ def open_mesh(window, path: Path):
     window.statusBar().showMessage(f"Encoding {path.name}…")
     return create_worker(encode_file, window.session, path,
                          _connect={"returned": window.show_comparison, "errored": failed})
+
+
+def ask_export(window):
+    """Open the Export dialog (FBX, glTF, OBJ rigs with the timeline); returns it."""
+    from .dialogs.export import ExportDialog
+
+    dialog = ExportDialog(window)
+    dialog.open()
+    return dialog
 
 
 def ask_export_obj(window) -> None:

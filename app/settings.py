@@ -28,10 +28,9 @@ def add_recent(settings: QSettings, key: str, path: str | Path) -> None:
 
 def default_model() -> Path | None:
     """The shipped default model (resources/models/default), when this install has one."""
-    from importlib.resources import files
+    from faceforge.core.models.registry import default_model_folder
 
-    folder = Path(str(files("faceforge.resources"))) / "models" / "default"
-    return folder if (folder / "config.json").is_file() else None
+    return default_model_folder()
 
 
 def startup_model(settings: QSettings) -> Path | None:

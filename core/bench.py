@@ -50,6 +50,55 @@ def bench_synth(subjects: int = 300, per_subject: int = 20, seed: int = 0) -> st
     ])
 
 
+def bench_export(folder: str | Path, frames: int = 300, fps: float = 30.0, seed: int = 0) -> str:
+    """Time a 52-shape rig decoded from a model plus a `frames`-frame timeline, written as FBX and
+    GLB; return a Markdown section."""
+    import numpy as np
+
+    from .document import Keyframe, State, Track
+    from .errors import ExportError
+    from .export import export, rig_from_state
+    from .models.registry import load_model
+    from .models.semantics import Semantics
+
+    start = time.perf_counter()
+    model, semantics = load_model(folder), Semantics.load(folder)
+    load = time.perf_counter() - start
+    if semantics is None:
+        raise ExportError(f"the model '{folder}' has no semantic controls; fit them or choose another model")
+    rng = np.random.default_rng(seed)
+    duration = (frames - 1) / fps
+    key_times = np.arange(0.0, duration + 1e-9, 1.0)
+    coeffs = rng.uniform(0, 1, (len(key_times), len(semantics.arkit_units))) * (rng.random((len(key_times), 52)) < 0.1)
+    prior = semantics.identity_prior
+    expression = Track(tuple(Keyframe(t, semantics.expression(c)) for t, c in zip(key_times, coeffs)), "smooth")
+    other = prior.project(prior.mean + rng.normal(size=len(prior.mean)))
+    identity = Track((Keyframe(0.0, prior.mean), Keyframe(duration, other)))
+    state = State(prior.mean, np.zeros(model.exp_dim), np.zeros(52), fps=fps, duration=duration,
+                  identity=identity, expression=expression)
+    start = time.perf_counter()
+    rig = rig_from_state(model, semantics, state)
+    build = time.perf_counter() - start
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ext in ("fbx", "glb"):
+            start = time.perf_counter()
+            export(rig, Path(tmp) / f"face.{ext}")
+            rows.append((ext, time.perf_counter() - start, (Path(tmp) / f"face.{ext}").stat().st_size))
+    n_shapes = len(rig.shapes) + len(rig.animation.identity_shapes)
+    name = Path(folder).resolve().parent.name if Path(folder).name == "checkpoint" else Path(folder).name
+    lines = [f"`faceforge bench export --model {name}` ({model.template.n_vertices} vertices, "
+             f"id_dim {model.id_dim}, exp_dim {model.exp_dim}) on {machine()}", "",
+             "| step | time |", "| --- | --- |",
+             f"| load the model and its semantics | {load:.2f} s |",
+             f"| decode neutral + 52 ARKit shapes, sample {len(rig.animation.times)} frames (ARKit weights "
+             f"by NNLS, {len(rig.animation.identity_shapes)} identity key shape) | {build:.2f} s |"]
+    lines += [f"| write {ext.upper()} ({n_shapes} shapes, {len(rig.animation.times)} frames, "
+              f"{size / 2**20:.1f} MiB) | {dt:.2f} s |" for ext, dt, size in rows]
+    lines.append(f"| total from the model, FBX / GLB | {build + rows[0][1]:.2f} s / {build + rows[1][1]:.2f} s |")
+    return "\n".join(lines)
+
+
 def update_report(path: str | Path, name: str, text: str) -> None:
     """Replace (or append) the section `name` of a Markdown report, between HTML markers."""
     path = Path(path)

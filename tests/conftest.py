@@ -34,3 +34,55 @@ def head():
     from faceforge.core.data.synth.head import load_head
 
     return load_head(())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """(model, semantics, checkpoint folder): a tiny WSDF really trained 150 steps on 8 subjects x
+    20 expressions, with semantics fitted and saved next to it."""
+    import torch
+
+    from faceforge.core.data.synth.generate import SynthConfig, generate
+    from faceforge.core.models.semantics import fit_for_model
+    from faceforge.core.models.wsdf import WSDFConfig
+    from faceforge.core.train.config import TrainConfig
+    from faceforge.core.train.trainer import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    data = generate(SynthConfig(subjects=8, per_subject=20, seed=0))
+    model = WSDFConfig(id_dim=8, exp_dim=8, channels=(8, 16, 16), factors=(4.0, 4.0), res_blocks=1,
+                       coupled_dim=32, generator_hidden=(32,))
+    config = TrainConfig(model=model, subjects_per_batch=2, samples_per_subject=4, lr=2e-3, steps=150,
+                         eval_every=0, checkpoint_every=0, log_every=50, test_fraction=0.25)
+    gen = train(config, data, tmp_path_factory.mktemp("tiny"))
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        result = stop.value
+    semantics = fit_for_model(result.model, data)
+    semantics.save(result.checkpoint)
+    torch.set_num_threads(threads)
+    return result.model, semantics, result.checkpoint
+
+
+@pytest.fixture(scope="session")
+def ufbx_read():
+    """ufbx_read(path, times=()) -> dict: what ufbx (PyPI `ufbx`) reads from an FBX, via the
+    exporter tests' client tests/core/export/clients/ufbx_read.py in a subprocess."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "core" / "export" / "clients" / "ufbx_read.py"
+
+    def read(path, times=()) -> dict:
+        done = subprocess.run([sys.executable, str(script), str(path), *map(str, times)],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.fail(f"ufbx failed on {path} (pip install ufbx==0.0.5 if missing):\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout)
+
+    return read

@@ -2,6 +2,7 @@
 
     from faceforge.core.export import Rig, Animation, ExportOptions, export
     export(Rig(template, neutral, {"jawOpen": jaw_open, ...}), "face.fbx", ExportOptions(units="cm"))
+    export(rig_from_state(model, semantics, state), "face.glb")   # decoded by a model (from_model)
 
 Each format module exposes an `{ext: fn}` dict; `EXPORTERS` merges them and `export` dispatches
 on the file extension. Every file is written to a temp file and renamed into place.
@@ -12,13 +13,15 @@ from pathlib import Path
 
 from ..errors import ExportError
 from . import fbx, gltf, obj
+from .from_model import build_rig, rig_from_state, select_shapes, timeline_animation
 from .rig import NAMINGS, UNITS, Animation, ExportOptions, Prepared, Rig, prepare, rename
 
 EXPORTERS = {**obj.EXPORTERS, **gltf.EXPORTERS, **fbx.EXPORTERS}
 """File extension -> exporter `fn(rig, path, options) -> list[Path]` (the files written)."""
 
 __all__ = ["EXPORTERS", "NAMINGS", "UNITS", "Animation", "ExportError", "ExportOptions", "Prepared", "Rig",
-           "export", "prepare", "rename"]
+           "build_rig", "export", "prepare", "rename", "rig_from_state", "select_shapes",
+           "timeline_animation"]
 
 
 def export(rig: Rig, path: str | Path, options: ExportOptions | None = None) -> list[Path]:

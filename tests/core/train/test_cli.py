@@ -27,7 +27,9 @@ def test_train_then_eval(packed, tiny_model, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--data", str(packed), "--out", str(run),
                  "--steps", "3", "--device", "cpu"]) == 0
-    assert "finished at step 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "finished at step 3" in out and "semantic controls fitted on 6 training subjects" in out
+    assert (run / "checkpoint" / "semantics.safetensors").is_file()
     assert read_trainer_info(run)["step"] == 3
     assert main(["train", "--config", str(cfg), "--data", str(packed), "--out", str(run),
                  "--steps", "5"]) == 0  # resumes
@@ -57,3 +59,14 @@ def test_bad_config_key_is_reported_not_raised(packed, tiny_model, tmp_path, cap
 def test_eval_of_a_folder_without_a_model(packed, tmp_path, capsys):
     assert main(["eval", "--model", str(tmp_path), "--data", str(packed)]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_semantics_command_refits_a_model(packed, tiny_model, tmp_path, capsys):
+    cfg = write_config(tmp_path / "cfg.yaml", tiny_model)
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--data", str(packed), "--out", str(run),
+                 "--steps", "2"]) == 0
+    (run / "checkpoint" / "semantics.safetensors").unlink()
+    assert main(["semantics", "--model", str(run), "--data", str(packed)]) == 0
+    assert "semantic controls fitted" in capsys.readouterr().out
+    assert (run / "checkpoint" / "semantics.safetensors").is_file()
