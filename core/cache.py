@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -33,6 +35,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def replace_folder(tmp: str | Path, target: str | Path) -> None:
+    """Rename the finished folder `tmp` to `target`; an old `target` is removed only at the end.
+
+    `tmp` must sit next to `target` (same file system, so each rename is atomic). If the final
+    rename fails, the old folder is put back.
+    """
+    tmp, target = Path(tmp), Path(target)
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.old"
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import uuid
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import replace_folder
 from ..errors import DatasetError
 from ..mesh.template import Template
 from .dataset import MeshDataset
@@ -57,7 +57,7 @@ def write_packed(dataset: MeshDataset, folder: str | Path) -> None:
     try:
         (tmp / "dataset.json").write_text(description, encoding="utf-8")
         _write_arrays(dataset, tmp)
-        _swap_in(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -128,21 +128,6 @@ def _write_csv(path: Path, header: list[str], rows) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Rename the finished `tmp` folder to `target`, replacing an old one only at the end."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old)
 
 
 def _read_info(folder: Path) -> dict:

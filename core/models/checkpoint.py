@@ -7,7 +7,6 @@ message says what to do about it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 import zipfile
@@ -20,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..cache import replace_folder
 from ..errors import CheckpointError
 from ..mesh.template import Template
 
@@ -43,17 +43,7 @@ def write_folder_atomic(folder: str | Path, fill: Callable[[Path], None]) -> Non
     tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the checkpoint
     try:
         fill(tmp)
-        if not folder.exists():
-            os.replace(tmp, folder)
-            return
-        old = _sibling(folder, "old")
-        os.replace(folder, old)
-        try:
-            os.replace(tmp, folder)
-        except BaseException:
-            os.replace(old, folder)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

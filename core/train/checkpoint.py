@@ -13,7 +13,6 @@ the kill lands between the two renames, `find_checkpoint` picks up the set-aside
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..cache import atomic_write_bytes
+from ..cache import atomic_write_bytes, replace_folder
 from ..errors import CheckpointError
 
 CHECKPOINT = "checkpoint"
@@ -49,7 +48,7 @@ def save_checkpoint(out_dir: str | Path, model, tensors: dict[str, torch.Tensor]
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / TRAINER_TENSORS))
         payload = {"format": FORMAT, "version": VERSION, **info}
         atomic_write_bytes(tmp / TRAINER_JSON, json.dumps(payload, indent=1).encode())
-        _swap_in(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -122,18 +121,3 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Te
     if state and max(state) >= n_params:
         raise ValueError(f"optimizer state has parameter {max(state)} but the model has {n_params}")
     optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Rename the finished `tmp` folder to `target`, replacing an old one only at the end."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old)
