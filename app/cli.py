@@ -351,14 +351,19 @@ def _read_z_id(path: Path):
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth", "gui", "export"], help="synth: default population generation "
-                   "time; gui: slider-to-frame latency and GUI stalls during training (needs a display); "
-                   "export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and GLB")
+    p.add_argument("what", choices=["synth", "gui", "export", "ablation"], help="synth: default population "
+                   "generation time; gui: slider-to-frame latency and GUI stalls during training (needs a "
+                   "display); export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and "
+                   "GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data")
     p.add_argument("--subjects", type=int, default=300)
     p.add_argument("--per-subject", type=int, default=20)
     p.add_argument("--model", type=Path, help="gui, export: model checkpoint folder (default: the shipped model)")
     p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
     p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
+    p.add_argument("--data", type=Path, help="ablation: dataset (default population)")
+    p.add_argument("--config", type=Path, help="ablation: YAML training config shared by every variant")
+    p.add_argument("--steps", type=int, help="ablation: steps per variant (overrides the config)")
+    p.add_argument("--out", type=Path, default=Path("runs/ablation"), help="ablation: run folders")
     p.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     p.set_defaults(run=_run_bench)
 
@@ -372,11 +377,42 @@ def _run_bench(args) -> int:
         text = run(args.model, args.moves, args.train_steps)
     elif args.what == "export":
         text = bench_export(_model_folder(args.model))
+    elif args.what == "ablation":
+        text = _ablation(args)
     else:
         text = bench_synth(args.subjects, args.per_subject)
     update_report(args.report, args.what, text)
     print(text)
     return 0
+
+
+def _ablation(args) -> str:
+    from tqdm import tqdm
+
+    from ..core.data.readers import read_dataset
+    from ..core.eval.ablation import report, run_ablation
+    from ..core.train.config import TrainConfig
+
+    if args.data is None:
+        raise SystemExit("faceforge bench ablation: give --data DIR (e.g. the default population)")
+    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    config = config.replace(steps=args.steps or config.steps)
+    if not config.steps:
+        raise SystemExit("faceforge bench ablation: give --steps N (the same budget for every variant)")
+    gen = run_ablation(config, read_dataset(args.data), args.out)
+    bars: dict[str, tqdm] = {}
+    while True:
+        try:
+            name, step, total = next(gen)
+        except StopIteration as stop:
+            results = stop.value
+            break
+        bar = bars.get(name) or bars.setdefault(name, tqdm(total=total, desc=name, unit="step"))
+        bar.update(step - bar.n)
+    for bar in bars.values():
+        bar.close()
+    command = f"`faceforge bench ablation --data {args.data} --steps {config.steps}`"
+    return f"{command}\n\n{report(results, config.steps)}"
 
 
 def _model_folder(folder: Path | None) -> Path:

@@ -1,0 +1,88 @@
+"""The WSDF ablation (paper Tables III-IV) on one dataset, every variant with the same budget.
+
+Variants: rec + KL baseline, + Neutral Bank, + Jacobian loss, + MI, and the full model trained
+with every neutral scan removed. Each is trained from the same seed for the same number of
+steps and evaluated on the same held-out subjects.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+from ..data.dataset import MeshDataset
+from ..train.config import LossConfig, TrainConfig
+from .evaluate import METRICS
+
+
+def variants(base: TrainConfig) -> dict[str, TrainConfig]:
+    """Name -> config of each ablation variant, built from `base`'s loss weights."""
+    w = base.loss
+    off = dict(neu=0.0, jac=0.0, mi=0.0)
+    steps = [
+        ("baseline (rec + KL)", dataclasses.replace(w, **off), False),
+        ("+ Neutral Bank", dataclasses.replace(w, jac=0.0, mi=0.0, neu=w.neu or 1.0), False),
+        ("+ Jacobian loss", dataclasses.replace(w, mi=0.0, neu=w.neu or 1.0, jac=w.jac or 10.0),
+         False),
+        ("+ MI loss", _full(w), False),
+        ("full, no neutral scans", _full(w), True),
+    ]
+    return {name: base.replace(loss=loss, drop_neutral=drop) for name, loss, drop in steps}
+
+
+def _full(w: LossConfig) -> LossConfig:
+    return dataclasses.replace(w, neu=w.neu or 1.0, jac=w.jac or 10.0, mi=w.mi or 1.0)
+
+
+def run_ablation(base: TrainConfig, dataset: MeshDataset, out_dir: str | Path
+                 ) -> Generator[tuple[str, int, int], None, dict[str, dict[str, float]]]:
+    """Train and evaluate every variant; yields (variant, step, total); returns name -> metrics.
+
+    Each variant's run folder is `out_dir/<index>`; a finished one is reused (resume).
+    """
+    from ..train.events import StepEvent
+    from ..train.trainer import train
+
+    results = {}
+    for i, (name, config) in enumerate(variants(base).items()):
+        start = time.perf_counter()
+        gen = train(config.replace(eval_every=0), dataset, Path(out_dir) / str(i))
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if isinstance(event, StepEvent):
+                yield name, event.step, event.total
+        results[name] = dict(result.metrics, minutes=(time.perf_counter() - start) / 60)
+    return results
+
+
+def report(results: dict[str, dict[str, float]], steps: int) -> str:
+    """Markdown table of the variants, and the paper's expectations checked against the baseline."""
+    names = list(results)
+    rows = ["| variant | " + " | ".join(f"{m} mean / median (mm)" for m in METRICS)
+            + " | minutes |", "| --- |" + " --- |" * (len(METRICS) + 1)]
+    for name in names:
+        r = results[name]
+        cells = [f"{r[f'{m}_mean']:.3f} / {r[f'{m}_median']:.3f}" for m in METRICS]
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {r['minutes']:.1f} |")
+    base, full = results[names[0]], results[names[3]]
+    checks = [
+        ("full model cuts E_neu by >= 40% vs baseline",
+         1 - full["e_neu_mean"] / base["e_neu_mean"], 0.40),
+        ("full model cuts E_id by >= 50% vs baseline",
+         1 - full["e_id_mean"] / base["e_id_mean"], 0.50),
+        ("Jacobian loss lowers E_exp (vs + Neutral Bank)",
+         1 - results[names[2]]["e_exp_mean"] / results[names[1]]["e_exp_mean"], 0.0),
+    ]
+    lines = [f"- {text}: {gain:+.0%} -> {'MET' if _met(gain, need) else 'NOT MET'}"
+             for text, gain, need in checks]
+    return "\n".join([f"Every variant: {steps} steps, same seed, same held-out subjects.", "",
+                      *rows, "", *lines])
+
+
+def _met(gain: float, need: float) -> bool:
+    return gain > 0 if need == 0 else gain >= need
