@@ -33,10 +33,16 @@ def test_launch_shows_the_face_and_status(make_window, trained, artifact):
     artifact(window, "main_window")
 
 
-def test_startup_prefers_recent_model_when_no_default_ships(settings, trained):
-    assert startup_model(settings) is None
+def test_startup_prefers_the_default_then_the_recent_model(settings, trained, monkeypatch):
+    from faceforge.app import settings as app_settings
+    from faceforge.core.models.registry import default_model_folder
+
     add_recent(settings, "recent/models", trained[0])
+    assert startup_model(settings) == default_model_folder()  # the shipped model wins
+    monkeypatch.setattr(app_settings, "default_model", lambda: None)  # an install without one
     assert startup_model(settings) == trained[0].resolve()
+    settings.remove("recent/models")
+    assert startup_model(settings) is None
 
 
 def test_slider_drag_moves_face_and_one_undo_restores(make_window, trained, qtbot, wait_frame, artifact):
