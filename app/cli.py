@@ -141,7 +141,8 @@ def _run_train(args) -> int:
 
     from ..core.data.readers import read_dataset
     from ..core.train.config import TrainConfig
-    from ..core.train.events import CheckpointEvent, DoneEvent, EvalEvent, StepEvent
+    from ..core.progress import drive
+    from ..core.train.events import CheckpointEvent, EvalEvent, StepEvent
     from ..core.train.trainer import train
 
     config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
@@ -162,26 +163,21 @@ def _run_train(args) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     gen = train(config, dataset, args.out, resume=not args.restart, cancel=cancel)
     bar = tqdm(unit="step", desc="train", disable=not main_rank, dynamic_ncols=True)
+    def on_event(event) -> None:
+        if isinstance(event, StepEvent):
+            if bar.total != event.total:  # first step (maybe resumed mid-run)
+                bar.reset(total=event.total)
+                bar.update(event.step - 1)
+            bar.set_postfix(_postfix(event), refresh=False)
+            bar.update(event.step - bar.n)
+        elif isinstance(event, EvalEvent):
+            bar.write(f"step {event.step}: " + "  ".join(
+                f"{k} {v:.3f}" for k, v in event.metrics.items() if k.endswith("_mean")) + "  (mm)")
+        elif isinstance(event, CheckpointEvent):
+            bar.write(f"step {event.step}: checkpoint {event.path}")
+
     try:
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if isinstance(event, StepEvent):
-                if bar.total != event.total:  # first step (maybe resumed mid-run)
-                    bar.reset(total=event.total)
-                    bar.update(event.step - 1)
-                bar.set_postfix(_postfix(event), refresh=False)
-                bar.update(event.step - bar.n)
-            elif isinstance(event, EvalEvent):
-                bar.write(f"step {event.step}: " + "  ".join(
-                    f"{k} {v:.3f}" for k, v in event.metrics.items() if k.endswith("_mean")) + "  (mm)")
-            elif isinstance(event, CheckpointEvent):
-                bar.write(f"step {event.step}: checkpoint {event.path}")
-            elif isinstance(event, DoneEvent):
-                pass
+        result = drive(gen, on_event)
     finally:
         bar.close()
         gen.close()
@@ -399,16 +395,13 @@ def _ablation(args) -> str:
     config = config.replace(steps=args.steps or config.steps)
     if not config.steps:
         raise SystemExit("faceforge bench ablation: give --steps N (the same budget for every variant)")
-    gen = run_ablation(config, read_dataset(args.data), args.out)
     bars: dict[str, tqdm] = {}
-    while True:
-        try:
-            name, step, total = next(gen)
-        except StopIteration as stop:
-            results = stop.value
-            break
+
+    def progress(name: str, step: int, total: int) -> None:
         bar = bars.get(name) or bars.setdefault(name, tqdm(total=total, desc=name, unit="step"))
         bar.update(step - bar.n)
+
+    results = run_ablation(config, read_dataset(args.data), args.out, progress)
     for bar in bars.values():
         bar.close()
     command = f"`faceforge bench ablation --data {args.data} --steps {config.steps}`"

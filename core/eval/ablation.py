@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Generator
+from collections.abc import Callable
 from pathlib import Path
 
 from ..data.dataset import MeshDataset
@@ -35,27 +35,26 @@ def _full(w: LossConfig) -> LossConfig:
     return dataclasses.replace(w, neu=w.neu or 1.0, jac=w.jac or 10.0, mi=w.mi or 1.0)
 
 
-def run_ablation(base: TrainConfig, dataset: MeshDataset, out_dir: str | Path
-                 ) -> Generator[tuple[str, int, int], None, dict[str, dict[str, float]]]:
-    """Train and evaluate every variant; yields (variant, step, total); returns name -> metrics.
+def run_ablation(base: TrainConfig, dataset: MeshDataset, out_dir: str | Path,
+                 progress: Callable[[str, int, int], None] | None = None) -> dict[str, dict[str, float]]:
+    """Train and evaluate every variant; returns name -> held-out metrics (mm) and minutes.
 
-    Each variant's run folder is `out_dir/<index>`; a finished one is reused (resume).
+    `progress(variant, step, total)` is called after each step. Each variant's run folder is
+    `out_dir/<index>`; a finished one is reused (resume).
     """
+    from ..progress import drive
     from ..train.events import StepEvent
     from ..train.trainer import train
 
     results = {}
     for i, (name, config) in enumerate(variants(base).items()):
         start = time.perf_counter()
-        gen = train(config.replace(eval_every=0), dataset, Path(out_dir) / str(i))
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if isinstance(event, StepEvent):
-                yield name, event.step, event.total
+
+        def on_event(event, name=name):
+            if progress and isinstance(event, StepEvent):
+                progress(name, event.step, event.total)
+
+        result = drive(train(config.replace(eval_every=0), dataset, Path(out_dir) / str(i)), on_event)
         results[name] = dict(result.metrics, minutes=(time.perf_counter() - start) / 60)
     return results
 

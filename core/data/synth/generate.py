@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ...progress import drive
 from ..dataset import MeshDataset
 from .assets import ARKIT_UNITS, anny_version
 from .expressions import CATEGORIES, MIXTURE, random_mixture, recipe
@@ -121,14 +122,7 @@ def iter_generate(config: SynthConfig) -> Generator[tuple[int, int], None, MeshD
 def generate(config: SynthConfig,
              progress: Callable[[int, int], None] | None = None) -> MeshDataset:
     """Generate a population; `progress(done, total)` is called after each subject."""
-    gen = iter_generate(config)
-    while True:
-        try:
-            done, total = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if progress:
-            progress(done, total)
+    return drive(iter_generate(config), progress and (lambda item: progress(*item)))
 
 
 def _dataset(pop: Population, subjects: list[Subject]) -> MeshDataset:

@@ -14,14 +14,9 @@ def test_variants_switch_the_losses(tiny_config):
 
 
 def test_every_variant_trains_and_the_report_checks_the_paper(tiny_config, tiny_data, tmp_path):
-    gen = run_ablation(tiny_config.replace(steps=3), tiny_data, tmp_path / "runs")
     seen = set()
-    while True:
-        try:
-            seen.add(next(gen)[0])
-        except StopIteration as stop:
-            results = stop.value
-            break
+    results = run_ablation(tiny_config.replace(steps=3), tiny_data, tmp_path / "runs",
+                           lambda name, step, total: seen.add(name))
     assert len(seen) == 5 and list(results) == list(variants(tiny_config))
     text = report(results, 3)
     assert text.count("\n| ") == 7  # header, separator, 5 variants
