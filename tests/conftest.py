@@ -40,11 +40,25 @@ def head():
 def tiny_model(tmp_path_factory):
     """(model, semantics, checkpoint folder): a tiny WSDF really trained 150 steps on 8 subjects x
     20 expressions, with semantics fitted and saved next to it."""
+    result, semantics, _ = train_tiny(tmp_path_factory.mktemp("tiny"), steps=150)
+    return result.model, semantics, result.checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_trainer():
+    """`train_tiny`, for conftests in sub-folders (test modules are not importable by name)."""
+    return train_tiny
+
+
+def train_tiny(folder, steps):
+    """(TrainResult, Semantics, dataset): a tiny WSDF trained `steps` steps on 8 subjects x 20
+    expressions (seed 0) in `folder`, one thread, semantics fitted and saved in the checkpoint."""
     import torch
 
     from faceforge.core.data.synth.generate import SynthConfig, generate
     from faceforge.core.models.semantics import fit_for_model
     from faceforge.core.models.wsdf import WSDFConfig
+    from faceforge.core.progress import drive
     from faceforge.core.train.config import TrainConfig
     from faceforge.core.train.trainer import train
 
@@ -53,18 +67,13 @@ def tiny_model(tmp_path_factory):
     data = generate(SynthConfig(subjects=8, per_subject=20, seed=0))
     model = WSDFConfig(id_dim=8, exp_dim=8, channels=(8, 16, 16), factors=(4.0, 4.0), res_blocks=1,
                        coupled_dim=32, generator_hidden=(32,))
-    config = TrainConfig(model=model, subjects_per_batch=2, samples_per_subject=4, lr=2e-3, steps=150,
+    config = TrainConfig(model=model, subjects_per_batch=2, samples_per_subject=4, lr=2e-3, steps=steps,
                          eval_every=0, checkpoint_every=0, log_every=50, test_fraction=0.25)
-    gen = train(config, data, tmp_path_factory.mktemp("tiny"))
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        result = stop.value
+    result = drive(train(config, data, folder))
     semantics = fit_for_model(result.model, data)
     semantics.save(result.checkpoint)
     torch.set_num_threads(threads)
-    return result.model, semantics, result.checkpoint
+    return result, semantics, data
 
 
 @pytest.fixture(scope="session")

@@ -51,32 +51,10 @@ def qapp_args(xvfb):
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny_trainer):
     """(checkpoint folder, dataset): 8 subjects x 20 expressions, a tiny WSDF trained 300 steps,
     with semantics fitted and saved next to it."""
-    import torch
-
-    from faceforge.core.data.synth.generate import SynthConfig, generate
-    from faceforge.core.models.semantics import fit_for_model
-    from faceforge.core.models.wsdf import WSDFConfig
-    from faceforge.core.train.config import TrainConfig
-    from faceforge.core.train.trainer import train
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    data = generate(SynthConfig(subjects=8, per_subject=20, seed=0))
-    model = WSDFConfig(id_dim=8, exp_dim=8, channels=(8, 16, 16), factors=(4.0, 4.0), res_blocks=1,
-                       coupled_dim=32, generator_hidden=(32,))
-    config = TrainConfig(model=model, subjects_per_batch=2, samples_per_subject=4, lr=2e-3, steps=300,
-                         eval_every=0, checkpoint_every=0, log_every=50, test_fraction=0.25)
-    gen = train(config, data, tmp_path_factory.mktemp("run"))
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        result = stop.value
-    fit_for_model(result.model, data).save(result.checkpoint)
-    torch.set_num_threads(threads)
+    result, _, data = tiny_trainer(tmp_path_factory.mktemp("run"), steps=300)
     return result.checkpoint, data
 
 
