@@ -347,18 +347,22 @@ def _read_z_id(path: Path):
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth", "gui", "export", "ablation"], help="synth: default population "
+    p.add_argument("what", choices=["synth", "gui", "export", "ablation", "train"], help="synth: default population "
                    "generation time; gui: slider-to-frame latency and GUI stalls during training (needs a "
                    "display); export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and "
-                   "GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data")
+                   "GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data; train: "
+                   "training meshes/s and peak memory (JVP vs full-Jacobian loss), decode/encode latency")
     p.add_argument("--subjects", type=int, default=300)
     p.add_argument("--per-subject", type=int, default=20)
     p.add_argument("--model", type=Path, help="gui, export: model checkpoint folder (default: the shipped model)")
     p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
     p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
-    p.add_argument("--data", type=Path, help="ablation: dataset (default population)")
-    p.add_argument("--config", type=Path, help="ablation: YAML training config shared by every variant")
-    p.add_argument("--steps", type=int, help="ablation: steps per variant (overrides the config)")
+    p.add_argument("--data", type=Path, help="ablation: dataset (default population); train: dataset (default: "
+                   "40 x 10 synthetic)")
+    p.add_argument("--config", type=Path, help="ablation, train: YAML training config (train: default "
+                   "resources/train/default.yaml)")
+    p.add_argument("--steps", type=int, help="ablation: steps per variant (overrides the config); train: timed "
+                   "steps per variant (default 40)")
     p.add_argument("--out", type=Path, default=Path("runs/ablation"), help="ablation: run folders")
     p.add_argument("--report", type=Path, default=Path("docs/BENCHMARKS.md"))
     p.set_defaults(run=_run_bench)
@@ -375,6 +379,8 @@ def _run_bench(args) -> int:
         text = bench_export(_model_folder(args.model))
     elif args.what == "ablation":
         text = _ablation(args)
+    elif args.what == "train":
+        text = _bench_train(args)
     else:
         text = bench_synth(args.subjects, args.per_subject)
     update_report(args.report, args.what, text)
@@ -406,6 +412,16 @@ def _ablation(args) -> str:
         bar.close()
     command = f"`faceforge bench ablation --data {args.data} --steps {config.steps}`"
     return f"{command}\n\n{report(results, config.steps)}"
+
+
+def _bench_train(args) -> str:
+    from importlib.resources import files
+
+    from ..core.train.config import TrainConfig
+    from ..core.train.speed import bench_train
+
+    config = args.config or Path(str(files("faceforge.resources"))) / "train" / "default.yaml"
+    return bench_train(TrainConfig.from_yaml(config), args.data, args.steps or 40)
 
 
 def _model_folder(folder: Path | None) -> Path:

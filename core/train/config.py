@@ -42,6 +42,8 @@ class LossConfig:
         jac = 10 and mi = 0 follow the official FaceScape setup (many identities).
     jac_gamma : gamma of Eq. 7, mm^2 per unit |z_exp|^2 (official FaceScape value: 500)
     neutral_min_count : c in alpha_K = max(0, 1 - exp(c - |K|)); the paper's Eq. 6 has 1
+    jac_method : "jvp" (one Jacobian-vector product) or "full" (the whole decoder Jacobian, as
+        the authors' code; same loss, ~exp_dim times slower: for speed comparisons)
     """
 
     rec: float = 1.0
@@ -51,6 +53,11 @@ class LossConfig:
     mi: float = 0.0
     jac_gamma: float = 500.0
     neutral_min_count: float = 1.0
+    jac_method: str = "jvp"
+
+    def __post_init__(self) -> None:
+        if self.jac_method not in ("jvp", "full"):
+            raise ConfigError("loss.jac_method", f"'{self.jac_method}' is not one of jvp, full")
 
     def weights(self) -> dict[str, float]:
         """{"rec", "kl", "neu", "jac", "mi"} -> weight."""

@@ -64,7 +64,8 @@ class WSDFStep(torch.nn.Module):
         if need_neu:
             out["neu"] = L.neutralization_loss(neutral, bank, alpha)
         if w["jac"] > 0:
-            out["jac"] = L.jacobian_loss(net.decode, z_id, z_exp, self.loss.jac_gamma, self.std2)
+            out["jac"] = L.jacobian_loss(net.decode, z_id, z_exp, self.loss.jac_gamma, self.std2,
+                                         full=self.loss.jac_method == "full")
         if w["mi"] > 0:
             out["mi"] = L.mi_loss(mu_id, lv_id, z_id, self.dataset_size)
         out["total"] = L.combine(out, w)
