@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_fit import add_commands as add_fit_commands
+
 PREVIEW_EXPRESSIONS = ("neutral", "smile", "mouth_stretch", "anger", "lip_puckerer",
                        "cheek_blowing", "eye_closed", "brow_raiser", "jaw_left")
 
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_semantics(sub)
     _add_export(sub)
+    add_fit_commands(sub)
     _add_bench(sub)
     return parser
 
@@ -347,14 +350,21 @@ def _read_z_id(path: Path):
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth", "gui", "export", "ablation", "train"], help="synth: default population "
-                   "generation time; gui: slider-to-frame latency and GUI stalls during training (needs a "
+    p.add_argument("what", choices=["synth", "gui", "export", "ablation", "train", "fit"], help="synth: default "
+                   "population generation time; gui: slider-to-frame latency and GUI stalls during training (needs a "
                    "display); export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and "
                    "GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data; train: "
-                   "training meshes/s and peak memory (JVP vs full-Jacobian loss), decode/encode latency")
-    p.add_argument("--subjects", type=int, default=300)
-    p.add_argument("--per-subject", type=int, default=20)
-    p.add_argument("--model", type=Path, help="gui, export: model checkpoint folder (default: the shipped model)")
+                   "training meshes/s and peak memory (JVP vs full-Jacobian loss), decode/encode latency; "
+                   "fit: raw scans of held-out subjects (densities, noise, holes, crop, pose, units, shoulders, cap) "
+                   "fitted and scored against the ground truth")
+    p.add_argument("--subjects", type=int, help="synth: subjects (default 300); fit: held-out subjects (default 4)")
+    p.add_argument("--per-subject", type=int, help="synth: meshes per subject (default 20); fit: expressions "
+                   "per subject, each scanned under every condition (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="fit: seed of the held-out population (the default "
+                   "model was trained on seed 0)")
+    p.add_argument("--conditions", help="fit: comma-separated scan conditions (default all: 10k, 50k-holes, "
+                   "100k-crop, 100k-m, 300k-cm, 50k-shoulders, 50k-cap-m)")
+    p.add_argument("--model", type=Path, help="gui, export, fit: model checkpoint folder (default: the shipped model)")
     p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
     p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
     p.add_argument("--data", type=Path, help="ablation: dataset (default population); train: dataset (default: "
@@ -381,8 +391,12 @@ def _run_bench(args) -> int:
         text = _ablation(args)
     elif args.what == "train":
         text = _bench_train(args)
+    elif args.what == "fit":
+        from .cli_fit import bench_section
+
+        text = bench_section(args)
     else:
-        text = bench_synth(args.subjects, args.per_subject)
+        text = bench_synth(args.subjects or 300, args.per_subject or 20)
     update_report(args.report, args.what, text)
     print(text)
     return 0

@@ -78,3 +78,36 @@ class ExportError(FaceForgeError, ValueError):
         self.original_error = original_error
         where = f" '{self.path}'" if self.path is not None else ""
         super().__init__(f"Cannot export{where}: {reason}")
+
+
+class ScanError(FaceForgeError, ValueError):
+    """A raw scan cannot be prepared or aligned: too few usable points, or not a face."""
+
+    def __init__(self, reason: str, path: str | Path | None = None):
+        self.path = None if path is None else Path(path)
+        self.reason = reason
+        where = f"Scan '{self.path}': " if self.path is not None else ""
+        super().__init__(f"{where}{reason}")
+
+
+class FitResultError(FaceForgeError, ValueError):
+    """A saved scan fit folder is missing, incomplete, damaged or from another template."""
+
+    def __init__(self, path: str | Path, reason: str, original_error: Exception | None = None):
+        self.path = Path(path)
+        self.reason = reason
+        self.original_error = original_error
+        super().__init__(f"Cannot load the scan fit '{self.path}': {reason}")
+
+
+class TrainingError(FaceForgeError, RuntimeError):
+    """A training run in its own process failed or the process died.
+
+    `kind` names the error the training raised (e.g. "DatasetError"; "crash" when the process
+    ended without reporting), `detail` is its message, `log` the child's traceback if any.
+    """
+
+    def __init__(self, kind: str, detail: str, log: str = ""):
+        self.kind, self.detail, self.log = kind, detail, log
+        super().__init__(detail if kind != "crash" else f"The training process ended unexpectedly ({detail}). "
+                         "Start it again, or Resume from the last checkpoint of the run folder.")

@@ -42,11 +42,12 @@ class MeshData:
     face_uvs: IntArray | None = None
 
 
-def read_mesh(path: str | Path) -> MeshData:
+def read_mesh(path: str | Path, allow_nonfinite: bool = False) -> MeshData:
     """Read an OBJ, PLY, STL, OFF or GLB file (GLB scenes are concatenated, transforms applied).
 
     UVs are kept when every face has one per corner (OBJ `f v/vt`) or per vertex (PLY, GLB).
     Through trimesh, quads are split into triangles and mixed PLY faces come back reordered.
+    `allow_nonfinite` keeps NaN/inf vertices for the caller to drop (raw scans).
 
     Raises
     ------
@@ -66,7 +67,7 @@ def read_mesh(path: str | Path) -> MeshData:
     if not data:
         raise MeshReadError(path, "the file is empty (0 bytes); re-export it from the source tool")
     mesh = _read_obj(path, data) if suffix == ".obj" else _read_trimesh(path, data, suffix[1:])
-    return _validated(path, mesh)
+    return _validated(path, mesh, allow_nonfinite)
 
 
 def write_obj(
@@ -214,16 +215,17 @@ def _obj_resolve(path: Path, raw: IntArray, defined: IntArray) -> IntArray:
     return ids
 
 
-def _validated(path: Path, mesh: MeshData) -> MeshData:
+def _validated(path: Path, mesh: MeshData, allow_nonfinite: bool = False) -> MeshData:
     """Check coordinates and indices; cast to float32 / int32."""
     v = np.asarray(mesh.vertices, np.float64)
     if len(v) == 0:
         raise MeshReadError(path, "it contains no vertices; check that it is really a mesh file")
-    bad = int(np.count_nonzero(~np.isfinite(v)))
-    if bad:
-        raise NonFiniteError(path, bad)
-    if np.abs(v).max() > tol.finite_max:
-        raise MeshReadError(path, f"coordinates reach {np.abs(v).max():.3g}, beyond "
+    finite = np.isfinite(v)
+    if not allow_nonfinite and not finite.all():
+        raise NonFiniteError(path, int(np.count_nonzero(~finite)))
+    largest = np.abs(v[finite]).max(initial=0.0)
+    if largest > tol.finite_max:
+        raise MeshReadError(path, f"coordinates reach {largest:.3g}, beyond "
                             f"{tol.finite_max:g} mm; the file is corrupt or not in millimetres")
     _check_indices(path, mesh.faces, len(v), "vertices")
     uvs = None if mesh.uvs is None else np.asarray(mesh.uvs, np.float32)

@@ -181,13 +181,14 @@ class WSDFModel(FaceModel):
         return _like(mu_id, was_numpy), _like(mu_exp, was_numpy)
 
     def decode(self, z_id, z_exp):
-        """(B, N, 3) float32 mm vertices of codes (B, id_dim), (B, exp_dim)."""
+        """(B, N, 3) float32 mm vertices of codes (B, id_dim), (B, exp_dim); differentiable
+        when a torch code requires grad."""
         zi, was_numpy = as_tensor(z_id, self.device)
         ze, _ = as_tensor(z_exp, self.device)
         if zi.ndim != 2 or zi.shape[1] != self.id_dim or ze.shape != (len(zi), self.exp_dim):
             raise ValueError(f"codes must be (B, {self.id_dim}) and (B, {self.exp_dim}), got "
                              f"{tuple(zi.shape)} and {tuple(ze.shape)}")
-        with torch.inference_mode():
+        with torch.inference_mode(not (zi.requires_grad or ze.requires_grad)):
             x = self.net.decode(zi, ze) * self._std + self._mean  # (B, N, 3) mm
         return _like(x, was_numpy)
 

@@ -1,0 +1,1 @@
+"""Raw scan to model: scan preparation, rigid alignment, model fitting, refinement and transfer."""

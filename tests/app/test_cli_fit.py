@@ -1,0 +1,123 @@
+"""`faceforge fit`, `faceforge neutralize` and `faceforge bench fit` on real raw scans of a
+held-out synthetic subject, fitted with the shipped default model."""
+import json
+
+import numpy as np
+import pytest
+
+from faceforge.app.cli import main
+from faceforge.core.data.synth.generate import Population, SynthConfig
+from faceforge.core.eval.metrics import e_neu
+from faceforge.core.fit.rawscan import RawScanSpec, make_raw_scan, write_raw_scan
+from faceforge.core.fit.result import FitResult
+from faceforge.core.mesh.closest import closest_points
+from faceforge.core.mesh.io import read_mesh
+from faceforge.core.models.registry import load_default_model
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_default_model().template
+
+
+@pytest.fixture(scope="module")
+def person():
+    """A subject the default model never saw (it was trained on population seed 0)."""
+    return Population(SynthConfig(subjects=1, seed=4242, noise_mm=0.0, rotation_deg=0.0,
+                                  translation_mm=0.0)).subject(0)
+
+
+@pytest.fixture(scope="module")
+def scans(person, template, tmp_path_factory):
+    """A folder with two 10k-vertex raw scans (one in metres, one with holes) and a garbage file."""
+    folder = tmp_path_factory.mktemp("scans")
+    raws = {"smile.ply": make_raw_scan(person.vertices[1], template, RawScanSpec(density=10_000, units="m", seed=1)),
+            "jaw.obj": make_raw_scan(person.vertices[5], template, RawScanSpec(density=10_000, holes=2, seed=2))}
+    for name, raw in raws.items():
+        write_raw_scan(folder / name, raw)
+    (folder / "broken.obj").write_text("v 1 2 3\nv 4 5\nf 1 2 3\n")
+    return folder, raws
+
+
+def registration_error(raw, registered_in_scan_frame, template):
+    back = raw.to_model_frame(registered_in_scan_frame)
+    return closest_points(raw.truth, template.triangles(), back).distance.mean()
+
+
+def test_fit_writes_a_fit_folder_and_prints_region_errors(scans, template, tmp_path, capsys):
+    folder, raws = scans
+    out = tmp_path / "fit"
+    assert main(["fit", str(folder / "smile.ply"), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "coverage" in printed and "nose" in printed and f"wrote {out}" in printed
+    result = FitResult.load(out, template)
+    registered = read_mesh(out / "registered.obj")
+    assert registered.uvs is not None and len(registered.vertices) == template.n_vertices
+    assert np.ptp(registered.vertices, axis=0).max() < 1.0  # metres, like the scan
+    np.testing.assert_allclose(registered.vertices, result.in_scan_frame(result.registered), atol=1e-6)
+    assert registration_error(raws["smile.ply"], registered.vertices, template) < 1.0  # mm
+    assert np.any(result.offsets != 0)  # refined
+
+
+def test_neutralize_with_landmarks_writes_the_neutral_in_the_scan_frame(scans, person, template, tmp_path):
+    folder, raws = scans
+    raw = raws["jaw.obj"]
+    names = ["nose_tip", "eye_outer_corner_l", "eye_outer_corner_r", "mouth_corner_l", "mouth_corner_r", "chin_front"]
+    picks = raw.transform.apply(raw.truth[template.landmark_ids(names)].astype(np.float64))
+    marks = tmp_path / "marks.json"
+    marks.write_text(json.dumps({n: p.tolist() for n, p in zip(names, picks)}))
+    out = tmp_path / "neutral.obj"
+    assert main(["neutralize", str(folder / "jaw.obj"), "-o", str(out), "--landmarks", str(marks)]) == 0
+    neutral = read_mesh(out)
+    assert neutral.uvs is not None and len(neutral.vertices) == template.n_vertices
+    assert np.ptp(neutral.vertices, axis=0).max() > 100  # mm, the scan's units
+    assert e_neu(person.neutral, raw.to_model_frame(neutral.vertices)[None])[0] < 5.0  # mm, as the encoder's test
+
+
+def test_batch_reports_the_broken_file_and_fits_the_others(scans, person, template, tmp_path, capsys):
+    folder, raws = scans
+    out = tmp_path / "neutrals"
+    assert main(["neutralize", str(folder), "-o", str(out), "--frame", "model", "--no-refine"]) == 1
+    table = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in table.splitlines()[1:-1]}
+    assert set(rows) == {"broken.obj", "jaw.obj", "smile.ply"}
+    assert "FAILED" in rows["broken.obj"] and "malformed" in rows["broken.obj"]
+    assert " ok " in rows["jaw.obj"] and " ok " in rows["smile.ply"]
+    assert "2 of 3 scans fitted, 1 failed" in table
+    assert sorted(p.name for p in out.iterdir()) == ["jaw.obj", "smile.obj"]
+    for name in ("jaw", "smile"):
+        neutral = read_mesh(out / f"{name}.obj").vertices  # model frame, mm
+        assert e_neu(person.neutral, neutral[None])[0] < 5.0
+
+
+def test_bad_inputs_exit_with_a_message(scans, tmp_path, capsys):
+    folder, _ = scans
+    assert main(["fit", str(folder / "broken.obj"), "-o", str(tmp_path / "x")]) == 2
+    assert "malformed" in capsys.readouterr().err
+    marks = tmp_path / "marks.json"
+    marks.write_text('{"nose_tip": [1, 2]}')
+    assert main(["fit", str(folder / "jaw.obj"), "-o", str(tmp_path / "x"), "--landmarks", str(marks)]) == 2
+    assert "three finite numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="one scan"):
+        main(["fit", str(folder), "-o", str(tmp_path / "x"), "--landmarks", str(marks)])
+    assert not (tmp_path / "x").exists()
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="not a fit folder"):  # refused before fitting, nothing overwritten
+        main(["fit", str(folder / "jaw.obj"), "-o", str(tmp_path / "notes.txt")])
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    with pytest.raises(SystemExit, match="name it .obj"):
+        main(["neutralize", str(folder / "jaw.obj"), "-o", str(tmp_path / "neutral.ply")])
+
+
+def test_bench_fit_writes_its_report_section(tmp_path):
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    assert main(["bench", "fit", "--subjects", "1", "--conditions", "10k", "--report", str(report)]) == 0
+    text = report.read_text()
+    assert "kept text" in text and text.count("<!-- bench:fit -->") == 1
+    row = next(line for line in text.splitlines() if line.startswith("| 10k |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[1] == "1/1"
+    seen_mean = float(cells[3].split("/")[0])
+    assert 0 < seen_mean < 2.0  # mm
+    assert "neutral error within 1.3x" in text and "NOT MEASURED" in text  # no 100k scan in this run
