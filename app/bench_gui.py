@@ -3,7 +3,9 @@
 Latency: from `slider.setValue` (what a drag does) until the VTK render call has returned
 after the decoded points were written (`MainWindow.frame_shown` is emitted right after it).
 Stall: the longest gap between ticks of a 5 ms QTimer heartbeat while a small training runs
-in the training dialog's worker (the slider keeps moving meanwhile).
+in the training dialog's child process (the slider keeps moving meanwhile).
+The report states the machine's load average before and after: other processes on a small
+machine slow the software renderer, so compare numbers taken at similar load.
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def run(model: Path | None, moves: int, train_steps: int) -> str:
     from .window import MainWindow
 
     check_display()
-    folder = default_model() or model
+    load_before = os.getloadavg()[0]
+    folder = model or default_model()
     if folder is None:
         raise SystemExit("faceforge bench gui: no default model ships with this install; give a trained "
                          "model with --model RUN/checkpoint")
@@ -59,7 +62,8 @@ def run(model: Path | None, moves: int, train_steps: int) -> str:
         busy, stall, steps = _during_training(app, window, meter, Path(tmp), train_steps)
         window.doc.dirty = False
         window.close()
-    return _report(machine(), window.session, folder, moves, idle, parts, busy, stall, steps, train_steps)
+    load = (load_before, os.getloadavg()[0])
+    return _report(machine(), window.session, folder, moves, idle, parts, busy, stall, steps, train_steps, load)
 
 
 class _Meter:
@@ -131,7 +135,7 @@ def _wait(app, done, seconds: float) -> None:
 
 
 def _report(machine: str, session, folder: Path, moves: int, idle: list[float], parts: dict[str, list[float]],
-            busy: list[float], stall: float, steps: int, train_steps: int) -> str:
+            busy: list[float], stall: float, steps: int, train_steps: int, load: tuple[float, float]) -> str:
     def row(name: str, ms: list[float]) -> str:
         p50, p95 = np.percentile(ms, [50, 95]) if ms else (float("nan"),) * 2
         return f"| {name} ({len(ms)} frames) | {p50:.1f} ms | {p95:.1f} ms | {max(ms, default=float('nan')):.1f} ms |"
@@ -140,7 +144,8 @@ def _report(machine: str, session, folder: Path, moves: int, idle: list[float], 
     return "\n".join([
         f"`faceforge bench gui --moves {moves} --train-steps {train_steps}` on {machine}, display "
         f"{os.environ.get('DISPLAY', '?')}; model `{folder}` ({session.n_vertices} vertices, "
-        f"{session.model.id_dim}+{session.model.exp_dim} codes)",
+        f"{session.model.id_dim}+{session.model.exp_dim} codes); load average (1 min) {load[0]:.1f} before, "
+        f"{load[1]:.1f} after",
         "",
         "Latency: slider value set -> decode (worker) -> points written -> VTK render call returned.",
         "",

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import QFileDialog, QMessageBox
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 from superqt.utils import create_worker
 
-from faceforge.core.document import (SUFFIX, Project, ProjectError, check_sizes, open_project,
+from faceforge.core.document import (SUFFIX, ObjSequence, Project, ProjectError, check_sizes, open_project,
                                      save_project)
 from faceforge.core.errors import FaceForgeError
 
-from .settings import add_recent
+from .settings import add_recent, remove_recent
 
 PROJECT_FILTER = f"FaceForge project (*{SUFFIX})"
 
@@ -49,23 +50,52 @@ def load_project(window, path: str | Path) -> None:
     except ProjectError as exc:
         window.show_error("Cannot open project", exc)
         return
+    show_project(window, project, path, path, then=lambda: add_recent(window.settings, "recent/projects", path))
+
+
+def show_project(window, project: Project, path: Path | None, where: Path, then=None, failed=None) -> None:
+    """Make `project` the document (file `path`), loading its model when it is another one.
+
+    `where` is the file it was read from (named in errors); `then()` runs once it is shown,
+    `failed()` after an error was shown.
+    """
+    def refuse(exc: ProjectError) -> None:
+        window.show_error("Cannot open project", exc)
+        if failed is not None:
+            failed()
 
     def apply(session) -> None:
         try:
-            check_sizes(project, path, session.model.id_dim, session.model.exp_dim, len(session.arkit_units))
+            check_sizes(project, where, session.model.id_dim, session.model.exp_dim, len(session.arkit_units))
         except ProjectError as exc:
-            window.show_error("Cannot open project", exc)
+            refuse(exc)
             return
         window.set_session(session, project.state, project.view, path)
-        add_recent(window.settings, "recent/projects", path)
+        if then is not None:
+            then()
 
     current = window.session
     if current is not None and project.model_path and Path(project.model_path) == current.folder.resolve():
         apply(current)
     elif project.model_path is None:
-        window.show_error("Cannot open project", ProjectError(path, "it names no model"))
+        refuse(ProjectError(where, "it names no model"))
     else:
-        window.open_model(project.model_path, then=apply)
+        window.open_model(project.model_path, then=apply, failed=failed)
+
+
+def open_recent(window, key: str, path: str) -> None:
+    """Open an entry of File ▸ Open Recent (`key`: its list); one that vanished is dropped with a message."""
+    if not Path(path).exists():
+        remove_recent(window.settings, key, path)
+        window.show_error("Cannot open recent file", FaceForgeError(
+            f"'{path}' no longer exists (moved or deleted); it was removed from the recent files."))
+    elif key == "recent/projects":
+        if confirm_discard(window):
+            load_project(window, path)
+    elif key == "recent/models":
+        window.open_model(path)
+    else:
+        open_mesh(window, Path(path))
 
 
 def save(window) -> bool:
@@ -94,8 +124,9 @@ def save_as(window, path: str | Path) -> bool:
 
 
 def ask_open_model(window) -> None:
+    """Pick a checkpoint folder; the switcher asks about unsaved work only if it would be reset."""
     folder = QFileDialog.getExistingDirectory(window, "Open model checkpoint folder")
-    if folder and confirm_discard(window):
+    if folder:
         window.open_model(folder)
 
 
@@ -116,14 +147,17 @@ def open_mesh(window, path: Path):
                                                              "(Model ▸ Open Model…)"))
         return None
 
+    def shown(comparison) -> None:
+        add_recent(window.settings, "recent/meshes", path)
+        window.show_comparison(comparison)
+
     def failed(exc: Exception) -> None:
         if not isinstance(exc, (FaceForgeError, OSError)):
             raise exc
         window.show_error("Cannot open mesh", exc)
 
     window.statusBar().showMessage(f"Encoding {path.name}…")
-    return create_worker(encode_file, window.session, path,
-                         _connect={"returned": window.show_comparison, "errored": failed})
+    return create_worker(encode_file, window.session, path, _connect={"returned": shown, "errored": failed})
 
 
 def ask_export(window):
@@ -154,8 +188,50 @@ def ask_export_sequence(window) -> None:
 
 
 def export_sequence(window, folder: Path):
-    """Write one OBJ per timeline frame (`frame_0000.obj`, ...) into `folder`, in a worker."""
-    return _run(window, "Export OBJ sequence", _write_sequence, window.session, window.doc.state, folder)
+    """Write one OBJ per timeline frame (`frame_0000.obj`, ...) into `folder` in a worker; returns it.
+
+    A window-modal progress dialog follows it; Cancel stops it and removes the files written
+    so far (and the folder if it created it). Errors (typed) go to the error dialog.
+    """
+    session = window.session
+    seq = ObjSequence(lambda z_id, z_exp: session.decode(z_id, z_exp)[0], session.model.template,
+                      window.doc.state, folder)
+    dialog = QProgressDialog("Exporting the timeline as OBJ files…", "Cancel", 0, 1, window,
+                             objectName="sequenceProgress", windowTitle="Export OBJ sequence")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(0)
+    dialog.setAutoReset(False)  # the worker's end closes it
+
+    def step(progress: tuple[int, int]) -> None:
+        done, total = progress
+        dialog.setMaximum(total)
+        dialog.setValue(done)
+        dialog.setLabelText(f"Writing frame {min(done + 1, total)} of {total} into {folder}…")
+
+    def done(paths) -> None:
+        window.statusBar().showMessage(f"Export OBJ sequence: wrote {len(paths)} file(s) to {folder}", 6000)
+
+    def cancelled() -> None:
+        count = len(seq.written)
+        seq.discard()
+        window.statusBar().showMessage(f"Export OBJ sequence cancelled; removed the {count} file(s) written", 6000)
+
+    def failed(exc: Exception) -> None:
+        seq.discard()
+        if not isinstance(exc, (FaceForgeError, OSError)):
+            raise exc
+        window.show_error("Export OBJ sequence failed", exc)
+
+    def finished() -> None:
+        dialog.canceled.disconnect()
+        dialog.hide()
+        dialog.deleteLater()
+
+    window.statusBar().showMessage("Export OBJ sequence…")
+    worker = create_worker(seq.run, _connect={"yielded": step, "returned": done, "aborted": cancelled,
+                                              "errored": failed, "finished": finished})
+    dialog.canceled.connect(worker.quit)
+    return worker
 
 
 def _run(window, title: str, fn, *args):
@@ -176,16 +252,3 @@ def _write_obj(session, z_id: np.ndarray, z_exp: np.ndarray, path: Path) -> list
 
     vertices, _ = session.decode(z_id, z_exp)
     return export(Rig(session.model.template, vertices, {}, name=path.stem), path)
-
-
-def _write_sequence(session, state, folder: Path) -> list[Path]:
-    from faceforge.core.export import Rig, export
-
-    folder.mkdir(parents=True, exist_ok=True)
-    frames = int(round(state.duration * state.fps)) + 1
-    written = []
-    for i in range(frames):
-        vertices, _ = session.decode(*state.sample(i / state.fps))
-        written += export(Rig(session.model.template, vertices, {}, name=f"frame_{i:04d}"),
-                          folder / f"frame_{i:04d}.obj")
-    return written

@@ -19,9 +19,7 @@ def run(project: Path | None = None, model: Path | None = None) -> int:
     app.setApplicationName("FaceForge")
     app.setWindowIcon(QIcon(str(files("faceforge.resources") / "icons" / "faceforge.svg")))
     settings = app_settings()
-    window = MainWindow(settings)
-    window.restoreGeometry(settings.value("window/geometry", b""))
-    window.restoreState(settings.value("window/state", b""))
+    window = MainWindow(settings)  # restores the saved layout itself
     if project is not None:
         project_files.load_project(window, project)
     else:

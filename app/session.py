@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,11 @@ class Session:
     def n_vertices(self) -> int:
         return self.model.template.n_vertices
 
+    @cached_property
+    def topology(self) -> tuple[int, str]:
+        """(vertex count, connectivity hash) of the template: equal for models whose codes could carry over."""
+        return self.n_vertices, self.model.template.topology_hash()
+
     @property
     def arkit_units(self) -> list[str]:
         """ARKit slider names (empty without semantics)."""
@@ -91,9 +97,15 @@ class Session:
 
 def load_session(folder: str | Path) -> Session:
     """Load a checkpoint folder and its semantics (runs in a worker thread)."""
+    import torch
+
     from faceforge.core.models.registry import load_model
     from faceforge.core.models.semantics import Semantics
 
+    # One intra-op thread for the editor's small jobs: a 2-thread OpenMP decode waits on its
+    # partner thread (30-50 ms per frame on a busy 2-core machine, 2 ms with one), and idle
+    # spinning partners slow the software renderer. Training runs in its own process.
+    torch.set_num_threads(1)
     folder = Path(folder)
     model = load_model(folder)
     semantics = Semantics.load(folder)

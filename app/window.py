@@ -2,6 +2,11 @@
 
 Data flow: panel -> `Document.edit` -> `_on_change` -> `LatestWins` decode worker ->
 `_on_decoded` (GUI thread) -> `Viewport.show_vertices` (points written in place) -> render.
+
+Models: `open_model` loads a checkpoint in a worker, then `switcher.switch_to` shows it,
+carrying the document over (`switch_session`, undoable) or starting anew (`set_session`).
+Loaded sessions are kept while the undo history may return to them (`_on_model`).
+The layout (geometry, docks) is restored from the settings by the constructor, saved on close.
 """
 from __future__ import annotations
 
@@ -9,19 +14,22 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QSettings, Qt, Signal
-from qtpy.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget
+from qtpy.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 from superqt.utils import create_worker
 
 from faceforge.core.document import Document, State
 
-from . import actions, files
+from . import actions, files, switcher
+from .autosave import Autosaver
 from .dialogs.errors import show_error
+from .notice import NoticeBar
 from .panels.expression import ExpressionPanel
 from .panels.identity import IdentityPanel
 from .panels.loaded import LoadedMeshPanel
+from .panels.scan import ScanPanel
 from .panels.timeline import TimelinePanel
 from .session import Session, load_session
-from .settings import add_recent
+from .settings import add_recent, restore_layout, save_layout
 from .viewport import Viewport
 from .workers import LatestWins
 
@@ -43,6 +51,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.doc = Document(State.zeros(0, 0))
         self.session: Session | None = None
+        self._sessions: dict[str, Session] = {}  # model folder -> session, for undo across a switch
+        self._loads = 0  # open_model calls so far: only the latest one's result is shown
         self.vertices: np.ndarray | None = None  # the face on screen, (N, 3) mm
         self.error_box = None
         self.train_dialog = None
@@ -51,59 +61,77 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.viewport)
-        self.setCentralWidget(self.stack)
+        self.notice = NoticeBar()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.notice)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
         self.identity = IdentityPanel(self.doc)
         self.expression = ExpressionPanel(self.doc)
         self.timeline = TimelinePanel(self.doc)
         self.timeline.time_changed.connect(self._on_time)
+        self.timeline.export_requested.connect(lambda: files.ask_export_sequence(self))
         self.loaded = LoadedMeshPanel(self.doc)
         self.loaded.compare_toggled.connect(self._on_compare)
         self._dock("Identity", self.identity, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Expression", self.expression, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Loaded Mesh", self.loaded, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.scan = ScanPanel(self)
+        self._dock("Scan", self.scan, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for name in ("ExpressionDock", "LoadedMeshDock"):
+        for name in ("ExpressionDock", "LoadedMeshDock", "ScanDock"):
             self.tabifyDockWidget(self.findChild(QDockWidget, "IdentityDock"), self.findChild(QDockWidget, name))
         self.findChild(QDockWidget, "IdentityDock").raise_()
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self.decoder = LatestWins(self._on_decoded, self._on_decode_error)
         actions.build(self)
+        self.doc.events.connect(self._on_model, first=True)  # the panels need the model of the state
         self.doc.events.connect(self._on_change)
+        self.autosaver = Autosaver(self)
         self.set_session(None)
         self.resize(1280, 800)
+        restore_layout(settings, self)
+        self.autosaver.offer_recovery()
 
     def _dock(self, title: str, widget, area) -> None:
         dock = QDockWidget(title, self, objectName=f"{title.replace(' ', '')}Dock")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
 
-    def open_model(self, folder: str | Path, then=None) -> None:
-        """Load a checkpoint folder in a worker; on success show it (then call `then(session)`)."""
+    def open_model(self, folder: str | Path, then=None, failed=None) -> None:
+        """Load a checkpoint folder in a worker; then show it (`switcher.switch_to`, or `then(session)`).
+
+        On an error the error dialog shows it, then `failed()` runs. A later call supersedes a
+        load still running (e.g. the start-up model when the user recovers or opens a project).
+        """
         self.statusBar().showMessage(f"Loading model {folder}…")
+        self._loads += 1
+        ticket = self._loads
 
         def loaded(session: Session) -> None:
+            if ticket != self._loads:
+                return
             add_recent(self.settings, "recent/models", session.folder)
-            (then or self.set_session)(session)
+            (then or (lambda s: switcher.switch_to(self, s)))(session)
 
-        def failed(exc: Exception) -> None:
+        def refused(exc: Exception) -> None:
             self.statusBar().clearMessage()
             self.error_box = show_error(self, "Cannot open model", exc)
+            if failed is not None:
+                failed()
 
-        create_worker(load_session, folder, _connect={"returned": loaded, "errored": failed})
+        create_worker(load_session, folder, _connect={"returned": loaded, "errored": refused})
 
     def set_session(self, session: Session | None, state: State | None = None, view: dict | None = None,
                     path: Path | None = None) -> None:
-        """Show a model (None: the empty state) with a state (default: mean face, neutral)."""
-        self.session = session
-        self.stack.setCurrentWidget(self.viewport if session else self.empty)
-        for panel in (self.identity, self.expression, self.timeline):
-            panel.set_session(session)
-        self.loaded.set_comparison(None)
-        if session is not None:
-            self.vertices = None
-            self.viewport.set_topology(session.model.template.vertices, session.triangles)
-            self.statusBar().clearMessage()
+        """Show a model (None: the empty state) with a new document holding `state` (default: mean
+        face, neutral); the undo history starts over."""
+        self._sessions.clear()
+        self._use_session(session)
         folder = session.folder if session else None
         self.doc.replace_all(state or (session.new_state() if session else State.zeros(0, 0)), folder,
                              view or {}, path)
@@ -112,16 +140,44 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.session_changed.emit()
 
+    def switch_session(self, session: Session, state: State, label: str) -> None:
+        """Show another model with `state` (sized for it) as one undoable step of the document."""
+        self._use_session(session)
+        self.doc.switch_model(label, session.folder, state)
+        self._update_status()
+        self.session_changed.emit()
+
+    def _use_session(self, session: Session | None) -> None:
+        self.session = session
+        self.stack.setCurrentWidget(self.viewport if session else self.empty)
+        for panel in (self.identity, self.expression, self.timeline):
+            panel.set_session(session)
+        self.loaded.set_comparison(None)
+        self.notice.dismiss(switcher.TOPIC)  # a switch notice is about the previous model
+        if session is not None:
+            self._sessions[str(session.folder)] = session
+            self.vertices = None
+            self.viewport.set_topology(session.model.template.vertices, session.triangles)
+            self.statusBar().clearMessage()
+
+    def _on_model(self, fields: set[str]) -> None:
+        folder = self.session and str(self.session.folder)
+        if "model" in fields and self.doc.model_path != folder:  # undo/redo across a model switch
+            self._use_session(self._sessions[self.doc.model_path])
+            self._update_status()
+            self.session_changed.emit()
+
     def request_frame(self, z_id: np.ndarray, z_exp: np.ndarray) -> None:
         """Decode these codes off the GUI thread (latest request wins) and show the result."""
         self.decoder.submit(self.session.decode, z_id, z_exp)
 
     def _on_change(self, fields: set[str]) -> None:
-        if self.session is not None and fields & {"z_id", "z_exp"}:
+        if self.session is not None and fields & {"z_id", "z_exp", "model"}:
             self.request_frame(self.doc.state.z_id, self.doc.state.z_exp)
-        if fields & {"path", "dirty", "model"}:
+        if fields & {"path", "dirty", "recovered", "model"}:
             name = self.doc.path.name if self.doc.path else "Untitled"
-            self.setWindowTitle(f"{name}{' *' if self.doc.dirty else ''} — FaceForge")
+            recovered = " (recovered)" if self.doc.recovered else ""
+            self.setWindowTitle(f"{name}{recovered}{' *' if self.doc.dirty else ''} — FaceForge")
         if "history" in fields:
             actions.update_history(self)
 
@@ -167,8 +223,7 @@ class MainWindow(QMainWindow):
         return self.train_dialog
 
     def _load_trained(self, folder: Path) -> None:
-        if files.confirm_discard(self):
-            self.open_model(folder)
+        self.open_model(folder)
 
     def _on_decode_error(self, exc: Exception) -> None:
         self.error_box = show_error(self, "Cannot decode this face", exc)
@@ -204,9 +259,10 @@ class MainWindow(QMainWindow):
         if not files.confirm_discard(self):
             event.ignore()
             return
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        save_layout(self.settings, self)
+        self.autosaver.close()
         self.timeline.stop()
+        self.scan.stop_fit()
         if self.train_dialog is not None:
             self.train_dialog.close()
         self.decoder.wait()

@@ -50,9 +50,10 @@ def tiny_trainer():
     return train_tiny
 
 
-def train_tiny(folder, steps):
+def train_tiny(folder, steps, parts=()):
     """(TrainResult, Semantics, dataset): a tiny WSDF trained `steps` steps on 8 subjects x 20
-    expressions (seed 0) in `folder`, one thread, semantics fitted and saved in the checkpoint."""
+    expressions (seed 0; head `parts` such as ("mouth",) give another topology) in `folder`, one
+    thread, semantics fitted and saved in the checkpoint."""
     import torch
 
     from faceforge.core.data.synth.generate import SynthConfig, generate
@@ -64,7 +65,7 @@ def train_tiny(folder, steps):
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    data = generate(SynthConfig(subjects=8, per_subject=20, seed=0))
+    data = generate(SynthConfig(subjects=8, per_subject=20, seed=0, parts=tuple(parts)))
     model = WSDFConfig(id_dim=8, exp_dim=8, channels=(8, 16, 16), factors=(4.0, 4.0), res_blocks=1,
                        coupled_dim=32, generator_hidden=(32,))
     config = TrainConfig(model=model, subjects_per_batch=2, samples_per_subject=4, lr=2e-3, steps=steps,

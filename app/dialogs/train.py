@@ -1,13 +1,13 @@
 """Model ▸ Train…: dataset validation, hyperparameters, live curves, cancel/resume, load.
 
     dataset folder -> scan_dataset (worker) -> summary + problems
-    Start / Resume -> training.run_training (GeneratorWorker) -> yielded records -> curves,
-        progress, ETA (plots redrawn by a timer, not per step) -> returned -> "Load this model"
+    Start / Resume -> training.TrainingJob (a child process) -> its messages, drained by a
+        timer -> curves, progress, ETA (plots redrawn by a slower timer, not per step)
+        -> result -> "Load this model"; an error or a dead child -> an error box
     Cancel sets the trainer's cancel Event; it stops after the step and writes a checkpoint.
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -17,17 +17,19 @@ from qtpy.QtWidgets import (QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLab
                             QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 from superqt.utils import create_worker
 
-from faceforge.core.errors import FaceForgeError
+from faceforge.core.errors import FaceForgeError, TrainingError
 from faceforge.core.train.events import DoneEvent, EvalEvent, StepEvent
 
-from ..training import run_training
+from ..training import TrainingJob
 from .errors import show_error
 from .train_form import TrainForm
 
 CURVES = ("total", "rec", "kl", "neu", "jac", "mi")
 METRICS = ("e_avd_mean", "e_id_mean", "e_exp_mean", "e_neu_mean")
 COLORS = ("w", "#f0b43c", "#5aaaf0", "#7ad27a", "#e06060", "#c080f0")
-REDRAW_MS = 250
+REDRAW_MS = 500  # curves are redrawn twice a second (a redraw and its repaint cost a few ms)
+POLL_MS = 50  # how often the training process's messages are read
+POLL_LIMIT = 500  # at most this many messages per read, so a flood cannot stall the GUI
 
 
 class TrainDialog(QDialog):
@@ -39,7 +41,8 @@ class TrainDialog(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Train a model")
-        self.worker, self.cancel, self.result, self.error_box = None, threading.Event(), None, None
+        self.job: TrainingJob | None = None
+        self.result, self.error_box = None, None
         self.scanned = None  # the dataset summary once validated
         self.data, self.out = QLineEdit(), QLineEdit()
         self.data.editingFinished.connect(self.scan)
@@ -59,6 +62,8 @@ class TrainDialog(QDialog):
         self._reset_curves()
         self.redraw = QTimer(self, interval=REDRAW_MS)
         self.redraw.timeout.connect(self._redraw)
+        self.poll = QTimer(self, interval=POLL_MS)
+        self.poll.timeout.connect(self._poll)
         self._layout()
         self._update_buttons()
 
@@ -114,38 +119,61 @@ class TrainDialog(QDialog):
         self.summary.setText(f"Cannot use this dataset: {exc}")
 
     # -------------------------------------------------------------- training
-    def start(self, resume: bool):
-        """Train in a worker: from scratch, or `resume` from the run folder's checkpoint."""
+    def start(self, resume: bool) -> TrainingJob | None:
+        """Train in a child process: from scratch, or `resume` from the run folder's checkpoint."""
         try:
             config = self.form.config()
         except FaceForgeError as exc:
             self.error_box = show_error(self, "Invalid training settings", exc)
             return None
-        self.cancel = threading.Event()
         self.result, self._started, self._first_step = None, time.perf_counter(), None
         if not resume:
             self._reset_curves()
         self.eta.setText("starting…")
-        self.worker = create_worker(run_training, config, self.data.text(), self.out.text(), resume, self.cancel,
-                                    _connect={"yielded": self._on_event, "returned": self._on_done,
-                                              "errored": self._on_error, "finished": self._on_finished})
+        self.job = TrainingJob(config, self.data.text(), self.out.text(), resume)
+        self.job.start()
+        self.poll.start()
         self.redraw.start()
         self._update_buttons()
-        return self.worker
+        return self.job
 
     def stop(self) -> None:
         """Ask the trainer to stop after the current step (it writes a checkpoint)."""
-        self.cancel.set()
-        self.eta.setText("stopping after this step…")
+        if self.job is not None:
+            self.job.cancel()
+            self.eta.setText("stopping after this step…")
 
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        """A training process is running (or has not been reaped yet)."""
+        return self.job is not None
+
+    def _poll(self) -> None:
+        """Handle the training process's pending messages (see `training.TrainingJob.poll`)."""
+        step = None  # the last step read, shown once per batch (before any other message)
+        for kind, *payload in self.job.poll(POLL_LIMIT):
+            if kind == "event" and isinstance(payload[0], StepEvent):
+                step = payload[0]
+                self._record_step(step)
+                continue
+            if step is not None:
+                self._show_progress(step)
+                step = None
+            if kind == "event":
+                self._on_event(payload[0])
+            elif kind == "warning":
+                self.problems.appendPlainText(payload[0])
+            elif kind == "result":
+                self._on_done(payload[0])
+            else:
+                self._on_error(TrainingError(*payload))
+        if step is not None:
+            self._show_progress(step)
+        if self.job.finished:
+            self._on_finished()
 
     def _on_event(self, event) -> None:
-        if isinstance(event, StepEvent):
-            self._on_step(event)
-        elif isinstance(event, EvalEvent):
+        if isinstance(event, EvalEvent):
             for k in METRICS:
                 if k in event.metrics and event.metrics[k] == event.metrics[k]:  # present, not NaN
                     self.evals[k][0].append(event.step)
@@ -153,7 +181,7 @@ class TrainDialog(QDialog):
         elif isinstance(event, DoneEvent):
             self.eta.setText("fitting semantics…")
 
-    def _on_step(self, e: StepEvent) -> None:
+    def _record_step(self, e: StepEvent) -> None:
         if self._first_step is None:
             self._first_step, self._started = e.step - 1, time.perf_counter()
         self.steps.append(e.step)
@@ -161,10 +189,13 @@ class TrainDialog(QDialog):
             if e.losses.get(k, 0.0) > 0:  # log axis: zero (or unweighted, absent) losses leave a gap
                 self.curves[k][0].append(e.step)
                 self.curves[k][1].append(e.losses[k])
+
+    def _show_progress(self, e: StepEvent) -> None:
         self.progress.setMaximum(e.total)
         self.progress.setValue(e.step)
         rate = (e.step - self._first_step) / max(time.perf_counter() - self._started, 1e-9)
-        self.eta.setText(f"step {e.step}/{e.total} · ETA {_duration((e.total - e.step) / rate)}")
+        if not self.job.cancelled:
+            self.eta.setText(f"step {e.step}/{e.total} · ETA {_duration((e.total - e.step) / rate)}")
 
     def _on_done(self, result) -> None:
         self.result = result
@@ -172,14 +203,13 @@ class TrainDialog(QDialog):
                          f"checkpoint {result.checkpoint}")
         self.finished_run.emit(result)
 
-    def _on_error(self, exc: Exception) -> None:
-        if not isinstance(exc, (FaceForgeError, OSError, ValueError)):
-            raise exc
+    def _on_error(self, exc: TrainingError) -> None:
         self.eta.setText("failed")
         self.error_box = show_error(self, "Training failed", exc)
 
     def _on_finished(self) -> None:
-        self.worker = None
+        self.job = None
+        self.poll.stop()
         self.redraw.stop()
         self._redraw()
         self._update_buttons()
@@ -224,6 +254,8 @@ def _plot(title: str, log: bool = False) -> pg.PlotWidget:
     plot = pg.PlotWidget(title=title)
     plot.addLegend(offset=(-5, 5))
     plot.setLogMode(y=log)
+    plot.setDownsampling(auto=True, mode="peak")  # long runs: draw about one point per pixel
+    plot.setClipToView(True)
     plot.setLabel("bottom", "step")
     return plot
 

@@ -2,6 +2,7 @@
 
 Scrubbing and playback only show the interpolated face (`time_changed`); keys store the
 current editor codes. Drag a key to move it; the playhead time is not part of the document.
+The keyboard shortcuts live on the window's Timeline menu (`actions.py`).
 """
 from __future__ import annotations
 
@@ -84,9 +85,11 @@ class TrackView(QWidget):
 
 
 class TimelinePanel(QWidget):
-    """Transport controls above a `TrackView`; emits `time_changed(seconds)`."""
+    """Transport controls above a `TrackView`; emits `time_changed(seconds)`, and `export_requested`
+    for its "OBJ sequence" button."""
 
     time_changed = Signal(float)
+    export_requested = Signal()
 
     def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -96,7 +99,6 @@ class TimelinePanel(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.play_button = QPushButton(qta.icon("mdi6.play"), "", checkable=True, toolTip="Play / pause (Space)")
-        self.play_button.setShortcut("Space")
         self.play_button.toggled.connect(self._on_play)
         self.loop = QCheckBox("Loop", checked=True)
         self.fps = QDoubleSpinBox(minimum=1, maximum=120, decimals=0, suffix=" fps")
@@ -111,9 +113,13 @@ class TimelinePanel(QWidget):
         self.interp: dict[str, QComboBox] = {}
         for name in TRACKS:
             self._key_controls(bar, name)
-        delete = QPushButton(qta.icon("mdi6.delete-outline"), "Delete keys here")
+        delete = QPushButton(qta.icon("mdi6.delete-outline"), "Delete keys here", toolTip="Shift+Del")
         delete.clicked.connect(self.delete_keys)
         bar.addWidget(delete)
+        export = QPushButton(qta.icon("mdi6.export"), "OBJ sequence…", toolTip="Export every frame as OBJ "
+                             "(Ctrl+Shift+E)")
+        export.clicked.connect(self.export_requested)
+        bar.addWidget(export)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.view)
@@ -121,7 +127,8 @@ class TimelinePanel(QWidget):
         self.set_time(0.0)
 
     def _key_controls(self, bar: QHBoxLayout, name: str) -> None:
-        add = QPushButton(qta.icon("mdi6.key-plus"), f"Key {name}", objectName=f"key_{name}")
+        add = QPushButton(qta.icon("mdi6.key-plus"), f"Key {name}", objectName=f"key_{name}",
+                          toolTip="K" if name == "identity" else "Shift+K")
         add.clicked.connect(lambda: self.add_key(name))
         combo = QComboBox()
         combo.addItems(INTERPOLATIONS)
@@ -166,6 +173,15 @@ class TimelinePanel(QWidget):
 
     def stop(self) -> None:
         self.play_button.setChecked(False)
+
+    def toggle_play(self) -> None:
+        """Play from the playhead, or pause."""
+        self.play_button.toggle()
+
+    def step(self, frames: int) -> None:
+        """Move the playhead by `frames` (negative: back), within the timeline."""
+        s = self.doc.state
+        self.set_time(min(max(round(self.time * s.fps + frames) / s.fps, 0.0), s.duration))
 
     def _on_play(self, playing: bool) -> None:
         self.play_button.setIcon(qta.icon("mdi6.pause" if playing else "mdi6.play"))

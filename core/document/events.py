@@ -16,12 +16,12 @@ class Emitter:
         self._refs: list[Callable[[], Callable[..., Any] | None]] = []
         self._blocked = 0
 
-    def connect(self, callback: Callable[..., Any]) -> None:
-        """Call `callback(value)` on every emission (weakly held when it is a bound method)."""
-        if hasattr(callback, "__self__") and hasattr(callback, "__func__"):
-            self._refs.append(weakref.WeakMethod(callback))
-        else:
-            self._refs.append(lambda cb=callback: cb)
+    def connect(self, callback: Callable[..., Any], first: bool = False) -> None:
+        """Call `callback(value)` on every emission (weakly held when it is a bound method);
+        `first`: before the callbacks connected earlier (a view that others depend on)."""
+        method = hasattr(callback, "__self__") and hasattr(callback, "__func__")
+        ref = weakref.WeakMethod(callback) if method else (lambda cb=callback: cb)
+        self._refs.insert(0 if first else len(self._refs), ref)
 
     def disconnect(self, callback: Callable[..., Any]) -> None:
         """Stop calling `callback`; no error when it was not connected."""

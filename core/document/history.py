@@ -1,5 +1,8 @@
 """Undo/redo of whole `State` snapshots (states are immutable, so a step is two references).
 
+A step may also move the document onto another model (`models`: the model folder before
+and after), so switching models is undone like any edit.
+
 Consecutive edits with the same merge key (one slider drag) fold into one step until
 `close()` (slider released) or an edit with another key.
 """
@@ -15,12 +18,14 @@ MAX_STEPS = 500
 
 @dataclass
 class Step:
-    """One undoable edit: its label and the states around it."""
+    """One undoable edit: its label, the states around it and, for a model switch, the model
+    folders before and after."""
 
     label: str
     before: State
     after: State
     merge: str | None = None
+    models: tuple[str | None, str | None] | None = None
 
 
 class History:
@@ -31,14 +36,15 @@ class History:
         self._redo: list[Step] = []
         self._open = False  # the last step may still absorb edits with its merge key
 
-    def record(self, label: str, before: State, after: State, merge: str | None = None) -> None:
+    def record(self, label: str, before: State, after: State, merge: str | None = None,
+               models: tuple[str | None, str | None] | None = None) -> None:
         """Add an edit, or extend the last step when it is open with the same merge key."""
         self._redo.clear()
         last = self._undo[-1] if self._undo else None
         if merge is not None and self._open and last is not None and last.merge == merge:
             last.after = after
             return
-        self._undo.append(Step(label, before, after, merge))
+        self._undo.append(Step(label, before, after, merge, models))
         self._open = merge is not None
 
     def close(self) -> None:

@@ -111,3 +111,39 @@ def _heartbeat(beats):
     timer.timeout.connect(lambda: beats.append(time.perf_counter()))
     timer.start()
     return timer
+
+
+def test_a_training_error_comes_back_typed(make_window, dataset_folder, tmp_path, qtbot):
+    from faceforge.core.errors import TrainingError
+
+    dialog = make_window().show_train_dialog()
+    scanned(qtbot, dialog, dataset_folder)
+    taken = tmp_path / "run"
+    taken.write_text("a file where the run folder should go")
+    dialog.out.setText(str(taken))
+    tiny(dialog, 5)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=180_000)
+    assert dialog.result is None and dialog.eta.text() == "failed"
+    assert dialog.error_box.windowTitle() == "Training failed" and str(taken) in dialog.error_box.text()
+    assert dialog.start_button.isEnabled() and not dialog.load_button.isEnabled()
+    error = TrainingError("FileExistsError", "detail", "log")
+    assert isinstance(error, RuntimeError) and str(error) == "detail"
+
+
+def test_a_killed_training_process_is_reported(make_window, dataset_folder, tmp_path, qtbot):
+    import os
+    import signal
+
+    dialog = make_window().show_train_dialog()
+    scanned(qtbot, dialog, dataset_folder)
+    dialog.out.setText(str(tmp_path / "run"))
+    tiny(dialog, 400)
+    dialog.form.eval_every.setValue(0)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: len(dialog.steps) >= 2, timeout=180_000)
+    os.kill(dialog.job.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30_000)
+    assert dialog.result is None and dialog.eta.text() == "failed"
+    assert "ended unexpectedly (killed by signal SIGKILL)" in dialog.error_box.text()
+    assert dialog.start_button.isEnabled()
