@@ -4,7 +4,8 @@
       QVTKRenderWindowInteractor      # owns the vtkRenderWindow; trackball camera style
         vtkRenderer (scene.make_renderer: three-point lights, flat background)
           MeshActor                   # one persistent vtkPolyData, points rewritten in place
-          MeshActor x 3               # comparison: input | reconstruction | neutralized, offset in X
+          MeshActor x 3               # comparison (input | reconstruction | neutralized, or a stored
+                                      #   state and the current face): side by side or overlaid
           vtkScalarBarActor           # colour bar, shown with a heat map
           vtkCornerAnnotation         # labels of the comparison
 
@@ -37,11 +38,13 @@ from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
 
 from faceforge.core.cache import atomic_write_bytes  # noqa: E402
 
-from .scene import MeshActor, make_lookup_table, make_renderer, set_camera_preset  # noqa: E402
+from .scene import SKIN_RGB, MeshActor, make_lookup_table, make_renderer, set_camera_preset  # noqa: E402
 
 
-COMPARISON = ("input", "reconstruction (error)", "neutralized")
+COMPARED = 3  # meshes a comparison shows at most
+LAYOUTS = ("side", "overlay")
 SPACING = 1.15  # comparison meshes sit this many face widths apart
+OVERLAY_RGB, OVERLAY_OPACITY = (0.42, 0.68, 0.96), 0.45  # the first mesh of an overlay
 # Live frames skip multisampling: under software GL (llvmpipe) 4x MSAA triples the cost of a
 # frame. Screenshots are rendered once with it, so saved images keep smooth silhouettes.
 LIVE_MULTISAMPLES, SCREENSHOT_MULTISAMPLES = 0, 8
@@ -81,7 +84,7 @@ class Viewport(QWidget):
         for actor in ([self.mesh] if self.mesh else []) + self.compared:
             self.renderer.RemoveActor(actor.actor)
         self.mesh = MeshActor(vertices, triangles)
-        self.compared = [MeshActor(vertices, triangles) for _ in COMPARISON]
+        self.compared = [MeshActor(vertices, triangles) for _ in range(COMPARED)]
         for actor in [self.mesh, *self.compared]:
             self.renderer.AddActor(actor.actor)
         self.set_heatmap(None)
@@ -113,17 +116,30 @@ class Viewport(QWidget):
         """The comparison meshes are shown (and the editor's face hidden)."""
         return bool(self.compared) and bool(self.compared[0].actor.GetVisibility())
 
-    def show_comparison(self, meshes: list[np.ndarray], error: np.ndarray) -> None:
-        """Show input, reconstruction and neutralized (N, 3) mm side by side along X, the
-        reconstruction coloured by the per-vertex `error` (N,) mm; the editor's face hides."""
-        width = max(float(np.ptp(m[:, 0])) for m in meshes) * SPACING
-        for k, (actor, vertices) in enumerate(zip(self.compared, meshes)):
-            actor.update(vertices)
-            actor.actor.SetPosition((k - 1) * width, 0.0, 0.0)
-            actor.actor.SetVisibility(True)
+    def show_comparison(self, meshes: list[np.ndarray], labels: list[str], heat: np.ndarray | None = None,
+                        layout: str = "side") -> None:
+        """Show up to three (N, 3) mm meshes instead of the editor's face; the second one is
+        coloured by `heat` (N,) mm when given.
+
+        layout : "side" puts them side by side along X; "overlay" puts them on one another, the
+            first one translucent in its own colour so the second shows through it
+        """
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown comparison layout {layout!r}; choose one of {LAYOUTS}")
+        width = max(float(np.ptp(m[:, 0])) for m in meshes) * SPACING if layout == "side" else 0.0
+        for k, actor in enumerate(self.compared):
+            shown = k < len(meshes)
+            actor.actor.SetVisibility(shown)
+            if shown:
+                actor.update(meshes[k])
+                actor.actor.SetPosition((k - (len(meshes) - 1) / 2) * width, 0.0, 0.0)
+                overlaid = layout == "overlay" and k == 0
+                actor.actor.GetProperty().SetColor(*(OVERLAY_RGB if overlaid else SKIN_RGB))
+                actor.actor.GetProperty().SetOpacity(OVERLAY_OPACITY if overlaid else 1.0)
         self.mesh.actor.SetVisibility(False)
-        self._heat(self.compared[1], error, "error (mm)", None)
-        self.labels.SetText(vtkCornerAnnotation.UpperEdge, "   |   ".join(COMPARISON))
+        self._heat(self.compared[1], heat, "distance (mm)", None)
+        joiner = "   |   " if layout == "side" else "   over   "
+        self.labels.SetText(vtkCornerAnnotation.UpperEdge, joiner.join(labels))
         set_camera_preset(self.renderer, "front", self.renderer.ComputeVisiblePropBounds())
         self.request_render()
 
@@ -142,7 +158,8 @@ class Viewport(QWidget):
         takes effect at the next `render()`."""
         if self.mesh is not None:
             self.mesh.actor.SetVisibility(on)
-            self.colorbar.SetVisibility(on and bool(self.mesh.actor.GetMapper().GetScalarVisibility()))
+            if not self.comparing:  # a comparison's colour bar is its own
+                self.colorbar.SetVisibility(on and bool(self.mesh.actor.GetMapper().GetScalarVisibility()))
 
     def set_wireframe(self, on: bool) -> None:
         """Show edges over the surface (on) or smooth shading only."""

@@ -27,6 +27,7 @@ from .panels.expression import ExpressionPanel
 from .panels.identity import IdentityPanel
 from .panels.loaded import LoadedMeshPanel
 from .panels.scan import ScanPanel
+from .panels.states import StatesPanel
 from .panels.timeline import TimelinePanel
 from .session import Session, load_session
 from .settings import add_recent, restore_layout, save_layout
@@ -75,14 +76,17 @@ class MainWindow(QMainWindow):
         self.timeline.time_changed.connect(self._on_time)
         self.timeline.export_requested.connect(lambda: files.ask_export_sequence(self))
         self.loaded = LoadedMeshPanel(self.doc)
-        self.loaded.compare_toggled.connect(self._on_compare)
+        self.states = StatesPanel(self.doc, lambda z_id, z_exp: self.session.decode(z_id, z_exp)[0])
+        for panel in (self.loaded, self.states):
+            panel.compare.changed.connect(lambda p=panel: self._on_compare(p))
         self._dock("Identity", self.identity, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Expression", self.expression, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Loaded Mesh", self.loaded, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("States", self.states, Qt.DockWidgetArea.RightDockWidgetArea)
         self.scan = ScanPanel(self)
         self._dock("Scan", self.scan, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
-        for name in ("ExpressionDock", "LoadedMeshDock", "ScanDock"):
+        for name in ("ExpressionDock", "LoadedMeshDock", "StatesDock", "ScanDock"):
             self.tabifyDockWidget(self.findChild(QDockWidget, "IdentityDock"), self.findChild(QDockWidget, name))
         self.findChild(QDockWidget, "IdentityDock").raise_()
         self.status = QLabel()
@@ -150,7 +154,7 @@ class MainWindow(QMainWindow):
     def _use_session(self, session: Session | None) -> None:
         self.session = session
         self.stack.setCurrentWidget(self.viewport if session else self.empty)
-        for panel in (self.identity, self.expression, self.timeline):
+        for panel in (self.identity, self.expression, self.timeline, self.states):
             panel.set_session(session)
         self.loaded.set_comparison(None)
         self.notice.dismiss(switcher.TOPIC)  # a switch notice is about the previous model
@@ -202,14 +206,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(comparison.summary(), 8000)
         self.loaded.set_comparison(comparison)
         self.findChild(QDockWidget, "LoadedMeshDock").raise_()
-        self._on_compare(True)
+        self._on_compare(self.loaded)
 
-    def _on_compare(self, on: bool) -> None:
-        c = self.loaded.comparison
-        if on and c is not None:
-            self.viewport.show_comparison([c.input, c.reconstruction, c.neutral], c.error)
-        else:
+    def _on_compare(self, panel) -> None:
+        """Show what `panel` (loaded mesh or stored states) compares, or the editor's face again."""
+        view = panel.shown() if self.session is not None else None
+        if view is None:
             self.viewport.hide_comparison()
+            return
+        other = self.states if panel is self.loaded else self.loaded
+        other.compare.set_on(False, notify=False)  # one comparison at a time
+        self.viewport.show_comparison(view.meshes, view.labels, view.heat, view.layout)
 
     def show_train_dialog(self):
         """Open (or raise) the training dialog; its "Load this model" opens the result here."""

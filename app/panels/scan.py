@@ -50,8 +50,12 @@ class ScanPanel(QScrollArea):
         self.cancel = threading.Event()
         self._build()
         window.session_changed.connect(self._on_session)
-        window.loaded.compare_toggled.connect(lambda on: on and self.layer.show(**dict.fromkeys(PARTS, False)))
+        for panel in (window.loaded, window.states):  # a comparison takes the viewport: the scan hides
+            panel.compare.changed.connect(lambda p=panel: p.compare.on and self._hide_layer())
         self._update()
+
+    def _hide_layer(self) -> None:
+        self.layer.show(**dict.fromkeys(PARTS, False))
 
     # -------------------------------------------------------------- widgets
     def _build(self) -> None:
@@ -125,7 +129,8 @@ class ScanPanel(QScrollArea):
         self.picker.stop()
         self.picker.clear()
         self.loaded, self.result = loaded, None
-        self.window.loaded.compare.setChecked(False)
+        for panel in (self.window.loaded, self.window.states):
+            panel.compare.set_on(False)
         self.layer.set_scan(loaded.vertices, loaded.faces, loaded.normals)
         self.window.viewport.reset_view()
         if self.parentWidget() is not None:

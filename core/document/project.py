@@ -5,7 +5,9 @@
      "state": {"z_id": [...], "z_exp": [...], "arkit": [...], "preset": "", "intensity": 1.0,
                "fps": 24.0, "duration": 4.0,
                "identity": {"interpolation": "linear", "keys": [{"time": 0.0, "code": [...]}]},
-               "expression": {...}},
+               "expression": {...},
+               "snapshots": [{"name": "State 1", "z_id": [...], "z_exp": [...], "arkit": [...],
+                              "preset": "", "intensity": 1.0}]},
      "view": {...}}
 
 Written to a temp file and renamed, so a crash never leaves half a project. Reading checks
@@ -23,6 +25,7 @@ import numpy as np
 
 from ..cache import atomic_write_bytes
 from .errors import ProjectError, ProjectWriteError
+from .snapshots import Snapshot, fits
 from .state import State
 from .tracks import Keyframe, Track
 
@@ -82,7 +85,8 @@ def check_sizes(project: Project, path: str | Path, id_dim: int, exp_dim: int, a
     s = project.state
     got = (len(s.z_id), len(s.z_exp), len(s.arkit))
     if (got != (id_dim, exp_dim, arkit_dim) or any(len(k.code) != id_dim for k in s.identity.keys)
-            or any(len(k.code) != exp_dim for k in s.expression.keys)):
+            or any(len(k.code) != exp_dim for k in s.expression.keys)
+            or not all(fits(x, id_dim, exp_dim, arkit_dim) for x in s.snapshots)):
         raise ProjectError(path, f"its codes have sizes (identity {got[0]}, expression {got[1]}, ARKit "
                            f"{got[2]}) but the model has ({id_dim}, {exp_dim}, {arkit_dim}); open it "
                            "with the model it was made with")
@@ -110,7 +114,8 @@ def _resolve_model(ref: Any, project_path: Path) -> str | None:
 def _state_to_json(s: State) -> dict[str, Any]:
     return {"z_id": s.z_id.tolist(), "z_exp": s.z_exp.tolist(), "arkit": s.arkit.tolist(),
             "preset": s.preset, "intensity": s.intensity, "fps": s.fps, "duration": s.duration,
-            "identity": _track_to_json(s.identity), "expression": _track_to_json(s.expression)}
+            "identity": _track_to_json(s.identity), "expression": _track_to_json(s.expression),
+            "snapshots": [_snapshot_to_json(x) for x in s.snapshots]}
 
 
 def _track_to_json(t: Track) -> dict[str, Any]:
@@ -123,12 +128,24 @@ def _state_from_json(d: dict[str, Any]) -> State:
                  arkit=_codes(d.get("arkit", []), "arkit"), preset=str(d.get("preset", "")),
                  intensity=float(d.get("intensity", 1.0)), fps=float(d.get("fps", 24.0)),
                  duration=float(d.get("duration", 4.0)), identity=_track_from_json(d.get("identity", {})),
-                 expression=_track_from_json(d.get("expression", {})))
+                 expression=_track_from_json(d.get("expression", {})),
+                 snapshots=tuple(_snapshot_from_json(x) for x in d.get("snapshots", [])))
 
 
 def _track_from_json(d: dict[str, Any]) -> Track:
     keys = tuple(Keyframe(float(k["time"]), _codes(k["code"], "keyframe code")) for k in d.get("keys", []))
     return Track(keys, str(d.get("interpolation", "linear")))
+
+
+def _snapshot_to_json(x: Snapshot) -> dict[str, Any]:
+    return {"name": x.name, "z_id": x.z_id.tolist(), "z_exp": x.z_exp.tolist(), "arkit": x.arkit.tolist(),
+            "preset": x.preset, "intensity": x.intensity}
+
+
+def _snapshot_from_json(d: dict[str, Any]) -> Snapshot:
+    return Snapshot(str(d["name"]), _codes(d["z_id"], "snapshot z_id"), _codes(d["z_exp"], "snapshot z_exp"),
+                    _codes(d.get("arkit", []), "snapshot arkit"), str(d.get("preset", "")),
+                    float(d.get("intensity", 1.0)))
 
 
 def _codes(values: Any, name: str) -> np.ndarray:

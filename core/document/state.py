@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .snapshots import Snapshot
 from .tracks import Track
 
 ARRAYS = ("z_id", "z_exp", "arkit")
@@ -24,6 +25,7 @@ class State:
     preset : expression category under the sliders ("" for none), scaled by `intensity`
     identity, expression : keyframe tracks of z_id and z_exp
     fps, duration : timeline frame rate (frames/s) and length (s)
+    snapshots : stored states (`snapshots.Snapshot`), in the order the artist made them
     """
 
     z_id: np.ndarray
@@ -35,6 +37,7 @@ class State:
     expression: Track = field(default_factory=Track)
     fps: float = 24.0
     duration: float = 4.0
+    snapshots: tuple[Snapshot, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ARRAYS:

@@ -5,7 +5,8 @@ another topology resets everything (codes, sliders, keyframes, timeline); the sa
 keeps the identity part (z_id and its track) when the identity sizes match, the expression
 part (z_exp and its track) when the expression sizes match, the expression sliders (ARKit
 values, preset, intensity) along with the expression when both models have the same ARKit
-units, and the timeline settings (fps, duration) always.
+units, the timeline settings (fps, duration) always, and the stored states when both their
+identity and expression fit (with their sliders reset where the sliders do not carry over).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from .state import State
 
-PARTS = ("identity", "expression", "expression sliders")
+PARTS = ("identity", "expression", "expression sliders", "stored states")
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,13 @@ def carry_over(state: State, fresh: State, same_topology: bool, units: Sequence[
     same_topology : both templates have the same connectivity (`Template.topology_hash`)
     units, new_units : ARKit unit names of the current and the new model's expression sliders
     """
+    parts = PARTS if state.snapshots else PARTS[:-1]  # no stored states: nothing to report of them
     if not same_topology:
-        return Carry(fresh, (), PARTS, False)
+        return Carry(fresh, (), parts, False)
     keep = {"identity": len(state.z_id) == len(fresh.z_id), "expression": len(state.z_exp) == len(fresh.z_exp)}
     keep["expression sliders"] = (keep["expression"] and list(units) == list(new_units)
                                   and len(state.arkit) == len(fresh.arkit))
+    keep["stored states"] = keep["identity"] and keep["expression"]
     changes = dict(fps=state.fps, duration=state.duration)
     if keep["identity"]:
         changes.update(z_id=state.z_id, identity=state.identity)
@@ -55,5 +58,8 @@ def carry_over(state: State, fresh: State, same_topology: bool, units: Sequence[
         changes.update(z_exp=state.z_exp, expression=state.expression)
     if keep["expression sliders"]:
         changes.update(arkit=state.arkit, preset=state.preset, intensity=state.intensity)
-    return Carry(fresh.replace(**changes), tuple(p for p in PARTS if keep[p]),
-                 tuple(p for p in PARTS if not keep[p]), True)
+    if keep["stored states"]:
+        changes["snapshots"] = tuple(s if keep["expression sliders"] else
+                                     s.replace(arkit=fresh.arkit, preset="", intensity=1.0) for s in state.snapshots)
+    return Carry(fresh.replace(**changes), tuple(p for p in parts if keep[p]),
+                 tuple(p for p in parts if not keep[p]), True)

@@ -42,7 +42,7 @@ def test_open_mesh_shows_input_reconstruction_and_neutral(make_window, trained, 
     np.testing.assert_allclose(c.neutral, neutral_direct, atol=1e-3)
     assert "mean" in window.loaded.info.text()
     artifact(window, "mesh_comparison")
-    window.loaded.compare.setChecked(False)
+    window.loaded.compare.set_on(False)
     assert not vp.comparing and vp.mesh.actor.GetVisibility()
 
 

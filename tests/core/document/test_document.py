@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from faceforge.core.document.snapshots import Snapshot, capture, renamed, take, unique_name
 from faceforge.core.document import (Document, Project, ProjectError, ProjectWriteError, State, Track,
                                      check_sizes, open_project, save_project)
 
@@ -109,6 +110,7 @@ def test_separate_tracks_interpolate_identity_and_expression_independently():
 def test_project_round_trip(tmp_path):
     state = State.zeros(3, 2, 2).replace(z_id=[1, 2, 3], preset="smile", intensity=0.7, fps=30.0,
                                          expression=Track(interpolation="smooth").with_key(0.5, [1, 1]))
+    state = state.replace(snapshots=(capture(state, "smiling"), Snapshot("calm", [0, 0, 1], [0, 0], [0, 0])))
     model = tmp_path / "run" / "checkpoint"
     model.mkdir(parents=True)
     path = tmp_path / "p" / "face.ffproj"
@@ -127,6 +129,8 @@ def test_project_round_trip(tmp_path):
     (b'{"format": "faceforge-project", "version": 7}', "update FaceForge"),
     (b'{"format": "faceforge-project", "version": 1, "state": {"z_id": [1]}}', "damaged"),
     (b'{"format": "faceforge-project", "version": 1, "state": {"z_id": [NaN], "z_exp": []}}', "non-finite"),
+    (b'{"format": "faceforge-project", "version": 1, "state": {"z_id": [], "z_exp": [], "snapshots": '
+     b'[{"name": " ", "z_id": [], "z_exp": []}]}}', "needs a name"),
 ])
 def test_bad_project_files_raise_typed_errors(tmp_path, content, match):
     path = tmp_path / "bad.ffproj"
@@ -149,3 +153,26 @@ def test_check_sizes_names_both_sizes(tmp_path):
     with pytest.raises(ProjectError, match="model has"):
         check_sizes(project, tmp_path / "a.ffproj", 3, 2, 0)  # a key of the wrong size
     check_sizes(Project(None, State.zeros(3, 2, 0), {}), tmp_path / "a.ffproj", 3, 2, 0)
+    small = Project(None, State.zeros(3, 2, 0).replace(snapshots=(Snapshot("a", [1], [1], []),)), {})
+    with pytest.raises(ProjectError, match="model has"):
+        check_sizes(small, tmp_path / "a.ffproj", 3, 2, 0)  # a stored state of the wrong size
+
+
+def test_stored_states_are_undoable_edits_and_take_their_parts():
+    doc = Document(State.zeros(2, 2, 1).replace(z_id=[1, 1], z_exp=[2, 2], arkit=[0.5], preset="smile"))
+    doc.edit("Store state", snapshots=(capture(doc.state, unique_name(doc.state.snapshots)),))
+    assert [s.name for s in doc.state.snapshots] == ["State 1"] and unique_name(doc.state.snapshots) == "State 2"
+    doc.edit("Other face", z_id=[5, 5], z_exp=[0, 0], arkit=[0], preset="")
+    doc.edit("Take expression", **take(doc.state.snapshots[0], "expression"))
+    s = doc.state
+    assert s.z_id.tolist() == [5, 5] and s.z_exp.tolist() == [2, 2] and s.preset == "smile" and s.arkit[0] == 0.5
+    doc.edit("Take identity", **take(doc.state.snapshots[0], "identity"))
+    assert doc.state.z_id.tolist() == [1, 1]
+    doc.edit("Rename", snapshots=renamed(doc.state.snapshots, 0, " grin "))
+    assert doc.state.snapshots[0].name == "grin"
+    doc.undo()
+    assert doc.state.snapshots[0].name == "State 1"
+    with pytest.raises(ValueError, match="already called"):
+        renamed(doc.state.snapshots + (Snapshot("b", [0, 0], [0, 0], [0]),), 1, "State 1")
+    with pytest.raises(ValueError, match="unknown part"):
+        take(doc.state.snapshots[0], "hair")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from faceforge.core.document import Document, State, Track, carry_over
+from faceforge.core.document.snapshots import capture
 from faceforge.core.document.switch import PARTS
 
 UNITS = ("jawOpen", "eyeBlinkLeft")
@@ -17,13 +18,13 @@ def edited(id_dim: int = 3, exp_dim: int = 2) -> State:
 def test_another_topology_resets_everything():
     fresh = State.zeros(3, 2, 2)
     carry = carry_over(edited(), fresh, False, UNITS, UNITS)
-    assert carry.state is fresh and carry.reset == PARTS and not carry.lossless and not carry.same_topology
+    assert carry.state is fresh and carry.reset == PARTS[:-1] and not carry.lossless and not carry.same_topology
 
 
 def test_same_topology_and_sizes_keep_everything():
     state = edited()
     carry = carry_over(state, State.zeros(3, 2, 2), True, UNITS, UNITS)
-    assert carry.lossless and carry.kept == PARTS and carry.state.changed_fields(state) == set()
+    assert carry.lossless and carry.kept == PARTS[:-1] and carry.state.changed_fields(state) == set()
 
 
 def test_same_topology_keeps_only_what_fits():
@@ -74,3 +75,16 @@ def test_recovered_until_saved(tmp_path):
     assert doc.recovered and doc.dirty
     doc.mark_saved(tmp_path / "a.ffproj")
     assert not doc.recovered and not doc.dirty
+
+
+def test_stored_states_carry_over_when_their_codes_fit():
+    state = edited().replace(snapshots=(capture(edited(), "State 1"),))
+    same = carry_over(state, State.zeros(3, 2, 2), True, UNITS, UNITS)
+    assert same.lossless and same.state.snapshots == state.snapshots
+    other_units = carry_over(state, State.zeros(3, 2, 2), True, UNITS, UNITS[::-1])
+    kept = other_units.state.snapshots[0]
+    assert "stored states" in other_units.kept and kept.preset == "" and kept.arkit.tolist() == [0, 0]
+    assert np.array_equal(kept.z_exp, state.snapshots[0].z_exp)
+    bigger = carry_over(state, State.zeros(3, 5, 2), True, UNITS, UNITS)
+    assert "stored states" in bigger.reset and bigger.state.snapshots == ()
+    assert carry_over(state, State.zeros(3, 2, 2), False).reset == PARTS
