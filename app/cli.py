@@ -247,21 +247,14 @@ def _run_eval(args) -> int:
 
     from ..core.cache import atomic_write_bytes
     from ..core.data.readers import read_dataset
-    from ..core.data.stats import split_dataset
-    from ..core.errors import CheckpointError
-    from ..core.eval.evaluate import METRICS, evaluate
+    from ..core.eval.evaluate import METRICS, evaluate, held_out
     from ..core.models.registry import load_model
     from ..core.train.checkpoint import CHECKPOINT
 
     folder = args.model / CHECKPOINT if (args.model / CHECKPOINT).is_dir() else args.model
     run_dir = folder.parent if folder.name == CHECKPOINT else folder
     model = load_model(folder, args.device)
-    split = (model.metadata.get("train") or {}).get("split")
-    if not split:
-        raise CheckpointError(folder, "it records no training split (it was not written by "
-                              "'faceforge train'), so the held-out subjects are unknown")
-    dataset = read_dataset(args.data)
-    _, test = split_dataset(dataset, split["test_fraction"], split["seed"])
+    test, split = held_out(model, read_dataset(args.data), folder)
     test_ids = [str(s) for s in test.subjects()]
     report = evaluate(model, test, batch=args.batch)
     m = report.metrics
@@ -350,13 +343,14 @@ def _read_z_id(path: Path):
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and write docs/BENCHMARKS.md",
                        description="Run a benchmark and update its section of BENCHMARKS.md.")
-    p.add_argument("what", choices=["synth", "gui", "export", "ablation", "train", "fit"], help="synth: default "
-                   "population generation time; gui: slider-to-frame latency and GUI stalls during training (needs a "
-                   "display); export: a 52-shape rig with a 300-frame timeline decoded and written as FBX and "
-                   "GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data; train: "
-                   "training meshes/s and peak memory (JVP vs full-Jacobian loss), decode/encode latency; "
-                   "fit: raw scans of held-out subjects (densities, noise, holes, crop, pose, units, shoulders, cap) "
-                   "fitted and scored against the ground truth")
+    p.add_argument("what", choices=["synth", "gui", "export", "ablation", "train", "fit", "model"], help=(
+        "synth: default population generation time; gui: slider-to-frame latency and GUI stalls during "
+        "training (needs a display); export: a 52-shape rig with a 300-frame timeline decoded and written as "
+        "FBX and GLB; ablation: the WSDF ablation (baseline, +bank, +Jacobian, +MI, no neutrals) on --data; "
+        "train: training meshes/s and peak memory (JVP vs full-Jacobian loss), decode/encode latency; fit: "
+        "raw scans of held-out subjects (densities, noise, holes, crop, pose, units, shoulders, cap) fitted "
+        "and scored against the ground truth; model: held-out metrics, training time and size of the "
+        "shipped (or --model) model and any --runs, on --data"))
     p.add_argument("--subjects", type=int, help="synth: subjects (default 300); fit: held-out subjects (default 4)")
     p.add_argument("--per-subject", type=int, help="synth: meshes per subject (default 20); fit: expressions "
                    "per subject, each scanned under every condition (default 1)")
@@ -364,11 +358,14 @@ def _add_bench(sub) -> None:
                    "model was trained on seed 0)")
     p.add_argument("--conditions", help="fit: comma-separated scan conditions (default all: 10k, 50k-holes, "
                    "100k-crop, 100k-m, 300k-cm, 50k-shoulders, 50k-cap-m)")
-    p.add_argument("--model", type=Path, help="gui, export, fit: model checkpoint folder (default: the shipped model)")
+    p.add_argument("--model", type=Path, help="gui, export, fit, model: model checkpoint folder (default: the "
+                   "shipped model)")
+    p.add_argument("--runs", type=Path, nargs="+", default=[], help="model: more run folders to compare "
+                   "(e.g. a retraining of the default model)")
     p.add_argument("--moves", type=int, default=200, help="gui: slider changes to time (default 200)")
     p.add_argument("--train-steps", type=int, default=60, help="gui: steps of the background training")
-    p.add_argument("--data", type=Path, help="ablation: dataset (default population); train: dataset (default: "
-                   "40 x 10 synthetic)")
+    p.add_argument("--data", type=Path, help="ablation, model: dataset (the default population); train: dataset "
+                   "(default: 40 x 10 synthetic)")
     p.add_argument("--config", type=Path, help="ablation, train: YAML training config (train: default "
                    "resources/train/default.yaml)")
     p.add_argument("--steps", type=int, help="ablation: steps per variant (overrides the config); train: timed "
@@ -395,6 +392,8 @@ def _run_bench(args) -> int:
         from .cli_fit import bench_section
 
         text = bench_section(args)
+    elif args.what == "model":
+        text = _bench_model(args)
     else:
         text = bench_synth(args.subjects or 300, args.per_subject or 20)
     update_report(args.report, args.what, text)
@@ -426,6 +425,17 @@ def _ablation(args) -> str:
         bar.close()
     command = f"`faceforge bench ablation --data {args.data} --steps {config.steps}`"
     return f"{command}\n\n{report(results, config.steps)}"
+
+
+def _bench_model(args) -> str:
+    from ..core.bench import bench_model
+
+    if args.data is None:
+        raise SystemExit("faceforge bench model: give --data DIR (the dataset the models were trained on)")
+    command = " ".join(["faceforge bench model --data", str(args.data)]
+                       + ([f"--model {args.model}"] if args.model else [])
+                       + ([f"--runs {' '.join(map(str, args.runs))}"] if args.runs else []))
+    return bench_model([_model_folder(args.model), *map(_model_folder, args.runs)], args.data, command)
 
 
 def _bench_train(args) -> str:

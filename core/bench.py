@@ -99,6 +99,38 @@ def bench_export(folder: str | Path, frames: int = 300, fps: float = 30.0, seed:
     return "\n".join(lines)
 
 
+def bench_model(folders: list[Path], data: str | Path, command: str) -> str:
+    """Held-out metrics (mm), training budget and size of each model in `folders`, evaluated on
+    the subjects of `data` its training run held out; return a Markdown section headed by
+    `command` (the command line that made it)."""
+    from .data.readers import read_dataset
+    from .eval.evaluate import METRICS, evaluate, held_out
+    from .models.registry import load_model
+
+    dataset = read_dataset(data)
+    names = " / ".join(f"E_{m[2:]}" for m in METRICS)
+    rows = [f"| model | vertices | steps | training time | weights | {names} mean (mm) | "
+            f"{names} median (mm) | held out |", "| --- " * 8 + "|"]
+    for folder in folders:
+        model = load_model(folder)
+        test, _ = held_out(model, dataset, folder)
+        m = evaluate(model, test).metrics
+        train = model.metadata.get("train") or {}
+        minutes = f"{train['seconds'] / 60:.1f} min" if "seconds" in train else "not recorded"
+        size = sum(f.stat().st_size for f in Path(folder).glob("*.safetensors")) / 2**20
+        mean, median = (" / ".join(f"{m[f'{k}_{stat}']:.3f}" for k in METRICS) for stat in ("mean", "median"))
+        rows.append(f"| `{_relative(folder)}` | {model.template.n_vertices:,} | {train.get('step', '?'):,} | "
+                    f"{minutes} | {size:.1f} MiB | {mean} | {median} | "
+                    f"{len(test.subjects())} subjects, {len(test)} meshes |")
+    return "\n".join([f"`{command}` on {machine()}", "", *rows])
+
+
+def _relative(path: Path) -> Path:
+    """`path` relative to the working folder when it lies inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
 def update_report(path: str | Path, name: str, text: str) -> None:
     """Replace (or append) the section `name` of a Markdown report, between HTML markers."""
     path = Path(path)

@@ -6,10 +6,13 @@ The model is only used through the `FaceModel` interface (`encode` gives the pos
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..data.dataset import MeshDataset
+from ..data.stats import split_dataset
+from ..errors import CheckpointError
 from . import metrics as M
 
 METRICS = ("e_avd", "e_id", "e_exp", "e_neu")
@@ -82,3 +85,17 @@ def evaluate(model, dataset: MeshDataset, batch: int = 64) -> EvalReport:
             out[f"{name}_{stat}"] = v
         counts[name] = len(values[name])
     return EvalReport(metrics=out, counts=counts)
+
+
+def held_out(model, dataset: MeshDataset, where: str | Path) -> tuple[MeshDataset, dict]:
+    """The subjects of `dataset` that `model` did not train on, split as its training run split.
+
+    Returns (held-out subset, the split recorded in the model: seed, test_fraction,
+    test_subjects). CheckpointError (naming `where`) when the model records no split.
+    """
+    split = (model.metadata.get("train") or {}).get("split")
+    if not split:
+        raise CheckpointError(where, "it records no training split (it was not written by "
+                              "'faceforge train'), so the held-out subjects are unknown")
+    _, test = split_dataset(dataset, split["test_fraction"], split["seed"])
+    return test, split

@@ -19,7 +19,8 @@ What one run does:
 4. Every `eval_every` steps (and at the end) rank 0 evaluates the held-out subjects (E_avd,
    E_id, E_exp, E_neu in mm); every `checkpoint_every` steps (and at the end, on cancel and
    on `close()`) it writes `<out>/checkpoint` atomically, and it appends every logged event
-   to `<out>/events.jsonl`.
+   to `<out>/events.jsonl`. The checkpoint's `train.seconds` is the run's wall-clock time,
+   summed over resumed sessions (evaluation and checkpoints included).
 
 Determinism: the batch order depends on (seed, epoch), the reparameterization noise of a
 step on (seed, step, rank), and the checkpoint holds the weights, optimizer moments, bank and
@@ -121,6 +122,7 @@ class _Run:
             tensors = C.read_trainer_tensors(ckpt)
             self.step = int(tinfo["step"])
             self.metrics = dict(tinfo.get("metrics", {}))
+            self.prior_seconds = float(tinfo.get("seconds", 0.0))
         else:
             stats = compute_stats(self.train_vertices)
             fresh = WSDFModel.create(config.model, self.template, stats,
@@ -128,6 +130,8 @@ class _Run:
             self.model = WSDFModel(fresh.net, fresh.config, fresh.stats, fresh.template,
                                    fresh.metadata, device)
             self.step = 0
+            self.prior_seconds = 0.0  # wall-clock training time of earlier sessions of this run
+        self.started = time.perf_counter()
         self.saved_step = self.step if ckpt is not None else -1
         net = self.net = self.model.net
         net.train()
@@ -337,9 +341,10 @@ class _Run:
             tensors.update(self.bank.state_dict(prefix="bank/"))
         tensors["rng/torch"] = torch.get_rng_state()
         summary = self._summary()
-        summary.update(step=self.step, metrics=dict(self.metrics))
+        seconds = round(self.prior_seconds + time.perf_counter() - self.started, 1)
+        summary.update(step=self.step, metrics=dict(self.metrics), seconds=seconds)
         self.model.metadata = {**self.model.metadata, "train": summary}
-        info = {"step": self.step, "epoch": self.step // self.steps_per_epoch,
+        info = {"step": self.step, "seconds": seconds, "epoch": self.step // self.steps_per_epoch,
                 "steps_total": self.total, "steps_per_epoch": self.steps_per_epoch,
                 "world_size": self.info.world_size, "config": self.config.to_dict(),
                 "subjects": [str(s) for s in self.subjects], "split": self._split_info(),

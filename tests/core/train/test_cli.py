@@ -48,6 +48,17 @@ def test_train_then_eval(packed, tiny_model, tmp_path, capsys):
     assert main(["eval", "--model", str(run / "checkpoint"), "--data", str(packed)]) == 0
     assert not (run / "checkpoint" / "eval.json").exists()
 
+    # bench model: the same held-out numbers, the recorded training time, into a report section
+    report = tmp_path / "BENCHMARKS.md"
+    assert main(["bench", "model", "--model", str(run), "--runs", str(run), "--data", str(packed),
+                 "--report", str(report)]) == 0
+    rows = [r for r in report.read_text().splitlines() if r.startswith("| `")]
+    m = doc["metrics"]
+    assert len(rows) == 2 and rows[0] == rows[1]
+    assert " / ".join(f"{m[k + '_mean']:.3f}" for k in ("e_avd", "e_id", "e_exp", "e_neu")) in rows[0]
+    minutes = read_trainer_info(run)["seconds"] / 60
+    assert f"| 5 | {minutes:.1f} min |" in rows[0] and "2 subjects, 12 meshes" in rows[0]
+
 
 def test_bad_config_key_is_reported_not_raised(packed, tiny_model, tmp_path, capsys):
     cfg = write_config(tmp_path / "cfg.yaml", tiny_model, extra="learning_rate: 0.1\n")

@@ -121,6 +121,12 @@ def test_cancel_event_stops_with_a_checkpoint(tiny_data, tiny_config, tmp_path):
     # resuming continues the step count
     events, result = run(train(tiny_config.replace(steps=5), tiny_data, tmp_path))
     assert [e.step for e in steps_of(events)] == [4, 5] and not result.cancelled
+    # the recorded training time adds up the sessions
+    first = read_trainer_info(tmp_path)["seconds"]
+    run(train(tiny_config.replace(steps=7), tiny_data, tmp_path))
+    seconds = read_trainer_info(tmp_path)["seconds"]
+    assert seconds > first > 0
+    assert WSDFModel.load(tmp_path / "checkpoint").metadata["train"]["seconds"] == seconds
 
 
 def test_close_writes_a_checkpoint(tiny_data, tiny_config, tmp_path):
