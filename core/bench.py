@@ -105,6 +105,7 @@ def bench_model(folders: list[Path], data: str | Path, command: str) -> str:
     `command` (the command line that made it)."""
     from .data.readers import read_dataset
     from .eval.evaluate import METRICS, evaluate, held_out
+    from .models.checkpoint import WEIGHTS
     from .models.registry import load_model
 
     dataset = read_dataset(data)
@@ -117,7 +118,7 @@ def bench_model(folders: list[Path], data: str | Path, command: str) -> str:
         m = evaluate(model, test).metrics
         train = model.metadata.get("train") or {}
         minutes = f"{train['seconds'] / 60:.1f} min" if "seconds" in train else "not recorded"
-        size = sum(f.stat().st_size for f in Path(folder).glob("*.safetensors")) / 2**20
+        size = (Path(folder) / WEIGHTS).stat().st_size / 2**20
         mean, median = (" / ".join(f"{m[f'{k}_{stat}']:.3f}" for k in METRICS) for stat in ("mean", "median"))
         rows.append(f"| `{_relative(folder)}` | {model.template.n_vertices:,} | {train.get('step', '?'):,} | "
                     f"{minutes} | {size:.1f} MiB | {mean} | {median} | "
