@@ -18,11 +18,10 @@ from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
-from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import vtkPolyDataMapper
 from vtkmodules.vtkRenderingLOD import vtkQuadricLODActor
 
-from .scene import MeshActor
+from .scene import MeshActor, make_colorbar
 
 SCAN_RGB = (0.42, 0.68, 0.96)
 SCAN_OPACITY = 0.45
@@ -72,7 +71,7 @@ class ScanLayer:
         self.fit: MeshActor | None = None
         self.neutral: MeshActor | None = None
         self.visible = {part: False for part in PARTS}
-        self.colorbar = _colorbar()
+        self.colorbar = make_colorbar("residual (mm)")
         self.renderer.AddViewProp(self.colorbar)
 
     @property
@@ -169,14 +168,3 @@ class ScanLayer:
         self.viewport.set_face_visible(not self.active and not self.viewport.comparing)
         self.viewport.render()
 
-
-def _colorbar() -> vtkScalarBarActor:
-    bar = vtkScalarBarActor()
-    bar.SetTitle("residual (mm)")
-    bar.SetNumberOfLabels(4)
-    bar.SetMaximumWidthInPixels(70)
-    bar.SetPosition(0.88, 0.1)
-    bar.SetWidth(0.1)
-    bar.SetHeight(0.8)
-    bar.SetVisibility(False)
-    return bar

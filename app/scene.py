@@ -22,6 +22,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray,
 from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkFiltersCore import vtkTriangleMeshPointNormals
+from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import vtkActor, vtkLightKit, vtkPolyDataMapper, vtkRenderer
 
 from faceforge.core.errors import NonFiniteError, TopologyMismatchError
@@ -86,6 +87,20 @@ def _check_triangles(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
             f"{n_vertices} vertices (valid ids are 0..{n_vertices - 1})."
         )
     return t.astype(np.int64)
+
+
+def make_colorbar(title: str = "") -> vtkScalarBarActor:
+    """A hidden colour bar at the viewport's right edge (magma until a lookup table is set)."""
+    bar = vtkScalarBarActor()
+    bar.SetLookupTable(make_lookup_table("magma"))
+    bar.SetTitle(title)
+    bar.SetNumberOfLabels(4)
+    bar.SetMaximumWidthInPixels(70)
+    bar.SetPosition(0.88, 0.1)
+    bar.SetWidth(0.1)
+    bar.SetHeight(0.8)
+    bar.SetVisibility(False)
+    return bar
 
 
 def make_lookup_table(cmap: str = "viridis", n: int = 256) -> vtkLookupTable:

@@ -33,12 +33,12 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget  # noqa: E402
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
 from vtkmodules.util.numpy_support import vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera  # noqa: E402
-from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation, vtkScalarBarActor  # noqa: E402
+from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation  # noqa: E402
 from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter  # noqa: E402
 
 from faceforge.core.cache import atomic_write_bytes  # noqa: E402
 
-from .scene import SKIN_RGB, MeshActor, make_lookup_table, make_renderer, set_camera_preset  # noqa: E402
+from .scene import SKIN_RGB, MeshActor, make_colorbar, make_renderer, set_camera_preset  # noqa: E402
 
 
 COMPARED = 3  # meshes a comparison shows at most
@@ -67,7 +67,7 @@ class Viewport(QWidget):
         self.window.SetFrameBlitModeToBlitToCurrent()
         self.window.AddRenderer(self.renderer)
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
-        self.colorbar = _colorbar()
+        self.colorbar = make_colorbar()
         self.renderer.AddViewProp(self.colorbar)
         self.labels = vtkCornerAnnotation()
         self.renderer.AddViewProp(self.labels)
@@ -245,14 +245,3 @@ class Viewport(QWidget):
             self.interactor.Finalize()
         return super().close()
 
-
-def _colorbar() -> vtkScalarBarActor:
-    bar = vtkScalarBarActor()
-    bar.SetLookupTable(make_lookup_table("magma"))
-    bar.SetNumberOfLabels(4)
-    bar.SetMaximumWidthInPixels(70)
-    bar.SetPosition(0.88, 0.1)
-    bar.SetWidth(0.1)
-    bar.SetHeight(0.8)
-    bar.SetVisibility(False)
-    return bar

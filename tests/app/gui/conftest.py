@@ -51,6 +51,17 @@ def qapp_args(xvfb):
 
 
 @pytest.fixture(scope="session")
+def default_model():
+    """The shipped default model's folder (the test skips when this install has none)."""
+    from faceforge.core.models.registry import default_model_folder
+
+    folder = default_model_folder()
+    if folder is None:
+        pytest.skip("this install ships no default model")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory, tiny_trainer):
     """(checkpoint folder, dataset): 8 subjects x 20 expressions, a tiny WSDF trained 300 steps,
     with semantics fitted and saved next to it."""

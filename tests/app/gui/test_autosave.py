@@ -16,7 +16,6 @@ from qtpy.QtWidgets import QApplication, QMessageBox
 
 from faceforge.core.cache import cache_dir
 from faceforge.core.document import AutosaveSlot, Project, State, Track
-from faceforge.core.models.registry import default_model_folder
 
 CLIENT = Path(__file__).parent / "clients" / "crash_editor.py"
 
@@ -28,14 +27,6 @@ def autosaves():
     assert list(folder.glob("*.ffproj")) == []
     yield folder
     assert list(folder.glob("*.ffproj")) == []
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    folder = default_model_folder()
-    if folder is None:
-        pytest.skip("this install ships no default model")
-    return folder
 
 
 def crash_editor(settings, model) -> dict:

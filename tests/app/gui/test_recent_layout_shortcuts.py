@@ -10,17 +10,8 @@ from qtpy.QtWidgets import QDialog, QDockWidget
 from faceforge.app import files
 from faceforge.app.dialogs.shortcuts import shortcut_rows
 from faceforge.app.settings import recent
-from faceforge.core.models.registry import default_model_folder
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "_artifacts"
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    folder = default_model_folder()
-    if folder is None:
-        pytest.skip("this install ships no default model")
-    return folder
 
 
 def recent_entries(window) -> list[tuple[str, str]]:

@@ -15,23 +15,13 @@ LANDMARKS = ("nose_tip", "eye_outer_corner_r", "eye_outer_corner_l", "mouth_corn
 
 
 @pytest.fixture(scope="module")
-def model_folder():
-    from faceforge.core.models.registry import default_model_folder
-
-    folder = default_model_folder()
-    if folder is None:
-        pytest.skip("the default model is not installed")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def raw(model_folder, tmp_path_factory):
+def raw(default_model, tmp_path_factory):
     """(path, RawScan): an unseen face of the default model re-meshed to ~30k vertices, 0.2 mm
     noise, a random pose, in metres, written as binary PLY."""
     from faceforge.core.fit.rawscan import RawScanSpec, make_raw_scan, write_raw_scan
     from faceforge.core.models.registry import load_model
 
-    model = load_model(model_folder)
+    model = load_model(default_model)
     rng = np.random.default_rng(5)
     z_id = (0.8 * rng.standard_normal((1, model.id_dim))).astype(np.float32)
     z_exp = (0.5 * rng.standard_normal((1, model.exp_dim))).astype(np.float32)
@@ -69,8 +59,8 @@ def scan_frame_error(result, raw) -> np.ndarray:
 
 
 def test_fit_through_the_panel_overlays_residuals_and_codes_go_to_the_editor(
-        make_window, model_folder, raw, qtbot, wait_frame, shot, tmp_path):
-    window = make_window(model_folder)
+        make_window, default_model, raw, qtbot, wait_frame, shot, tmp_path):
+    window = make_window(default_model)
     panel, layer, vp = window.scan, window.scan.layer, window.viewport
     state = window.doc.state
     action = next(a for a in window.findChildren(QAction) if a.objectName() == "Load Sc&an…")
@@ -139,8 +129,8 @@ def test_fit_through_the_panel_overlays_residuals_and_codes_go_to_the_editor(
     assert window.doc.state is state and window.doc.history.undo_label is None
 
 
-def test_cancel_mid_fit_leaves_the_editor_usable(make_window, model_folder, raw, qtbot, wait_frame):
-    window = make_window(model_folder)
+def test_cancel_mid_fit_leaves_the_editor_usable(make_window, default_model, raw, qtbot, wait_frame):
+    window = make_window(default_model)
     panel = window.scan
     load(qtbot, window, raw[0])
     state, before = window.doc.state, window.vertices.copy()
@@ -179,9 +169,9 @@ def _all_nan(path):
 
 
 @pytest.mark.parametrize("make_bad, words", [(_garbage, "bad.ply"), (_empty, "empty"), (_all_nan, "usable")])
-def test_unreadable_scan_shows_error_and_keeps_everything(make_window, model_folder, raw, tmp_path, qtbot,
+def test_unreadable_scan_shows_error_and_keeps_everything(make_window, default_model, raw, tmp_path, qtbot,
                                                           make_bad, words):
-    window = make_window(model_folder)
+    window = make_window(default_model)
     load(qtbot, window, raw[0])
     loaded, state, vertices = window.scan.loaded, window.doc.state, window.vertices
     scan_actor = window.scan.layer.scan
@@ -197,13 +187,13 @@ def test_unreadable_scan_shows_error_and_keeps_everything(make_window, model_fol
     box.close()
 
 
-def test_not_a_face_says_so_and_offers_landmarks(make_window, model_folder, tmp_path, qtbot, shot):
+def test_not_a_face_says_so_and_offers_landmarks(make_window, default_model, tmp_path, qtbot, shot):
     import trimesh
 
     sphere = trimesh.creation.icosphere(subdivisions=5, radius=95.0)
     path = tmp_path / "ball.ply"
     write_ply(path, np.asarray(sphere.vertices, np.float32), np.asarray(sphere.faces))
-    window = make_window(model_folder)
+    window = make_window(default_model)
     state, vertices = window.doc.state, window.vertices
     load(qtbot, window, path)
     window.scan.fit()
@@ -241,13 +231,13 @@ def display_point(window, point) -> tuple[float, float]:
     return renderer.GetDisplayPoint()[:2]
 
 
-def test_manual_landmarks_align_and_fit(make_window, model_folder, raw, qtbot, shot):
+def test_manual_landmarks_align_and_fit(make_window, default_model, raw, qtbot, shot):
     from qtpy.QtCore import QPoint, Qt
 
     from faceforge.core.fit.fitting import STAGES, FitOptions
 
     path, scan = raw
-    window = make_window(model_folder)
+    window = make_window(default_model)
     panel = window.scan
     load(qtbot, window, path)
     panel.pick_button.click()
@@ -286,11 +276,11 @@ def test_manual_landmarks_align_and_fit(make_window, model_folder, raw, qtbot, s
     shot(window, "scan_landmarks_fitted")
 
 
-def test_big_scans_are_shown_reduced(model_folder):
+def test_big_scans_are_shown_reduced(default_model):
     from faceforge.core.mesh.subdivide import loop_subdivide
     from faceforge.core.models.registry import load_model
 
-    t = load_model(model_folder).template
+    t = load_model(default_model).template
     sub = loop_subdivide(t.vertices, t.triangles(), iterations=2)  # 52k vertices
     normals = np.zeros_like(sub.vertices)
     v, f, n = scanfit.display_mesh(sub.vertices, sub.triangles, normals, limit=20_000, target=8_000)
@@ -302,11 +292,11 @@ def test_big_scans_are_shown_reduced(model_folder):
     assert same[0] is sub.vertices
 
 
-def test_point_cloud_is_shown_as_points_and_picked(make_window, model_folder, raw, tmp_path, qtbot):
+def test_point_cloud_is_shown_as_points_and_picked(make_window, default_model, raw, tmp_path, qtbot):
     path, scan = raw
     cloud = tmp_path / "cloud.ply"
     write_ply(cloud, scan.vertices, None)
-    window = make_window(model_folder)
+    window = make_window(default_model)
     load(qtbot, window, cloud)
     shown = window.scan.layer.scan.GetMapper().GetInput()
     assert window.scan.loaded.scan.faces is None and "point cloud" in window.scan.info.text()

@@ -2,21 +2,11 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 from qtpy.QtWidgets import QProgressBar, QProgressDialog, QPushButton
 
 from faceforge.app import files
-from faceforge.core.models.registry import default_model_folder
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "_artifacts"
-
-
-@pytest.fixture(scope="module")
-def default_model():
-    folder = default_model_folder()
-    if folder is None:
-        pytest.skip("this install ships no default model")
-    return folder
 
 
 def animate(window, duration: float, fps: float) -> None:
