@@ -7,7 +7,6 @@ steps and evaluated on the same held-out subjects.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,22 +39,24 @@ def run_ablation(base: TrainConfig, dataset: MeshDataset, out_dir: str | Path,
     """Train and evaluate every variant; returns name -> held-out metrics (mm) and minutes.
 
     `progress(variant, step, total)` is called after each step. Each variant's run folder is
-    `out_dir/<index>`; a finished one is reused (resume).
+    `out_dir/<index>`; a finished one is reused (resume). Minutes are the run's recorded
+    training time, summed over the sessions that trained it.
     """
     from ..progress import drive
+    from ..train.checkpoint import read_trainer_info
     from ..train.events import StepEvent
     from ..train.trainer import train
 
     results = {}
     for i, (name, config) in enumerate(variants(base).items()):
-        start = time.perf_counter()
 
         def on_event(event, name=name):
             if progress and isinstance(event, StepEvent):
                 progress(name, event.step, event.total)
 
         result = drive(train(config.replace(eval_every=0), dataset, Path(out_dir) / str(i)), on_event)
-        results[name] = dict(result.metrics, minutes=(time.perf_counter() - start) / 60)
+        minutes = read_trainer_info(result.checkpoint)["seconds"] / 60
+        results[name] = dict(result.metrics, minutes=minutes)
     return results
 
 

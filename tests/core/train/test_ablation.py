@@ -21,6 +21,10 @@ def test_every_variant_trains_and_the_report_checks_the_paper(tiny_config, tiny_
     text = report(results, 3)
     assert text.count("\n| ") == 7  # header, separator, 5 variants
     assert len(re.findall(r"-> (MET|NOT MET)", text)) == 3
+    seen.clear()  # a second call reuses the finished runs and reports their recorded time
+    again = run_ablation(tiny_config.replace(steps=3), tiny_data, tmp_path / "runs",
+                         lambda name, step, total: seen.add(name))
+    assert not seen and again == results
 
 
 def test_bench_ablation_command_writes_its_section(tiny_model, tiny_data, tmp_path):
