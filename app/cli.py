@@ -402,6 +402,8 @@ def _run_bench(args) -> int:
 
 
 def _ablation(args) -> str:
+    import shlex
+
     from tqdm import tqdm
 
     from ..core.data.readers import read_dataset
@@ -423,8 +425,11 @@ def _ablation(args) -> str:
     results = run_ablation(config, read_dataset(args.data), args.out, progress)
     for bar in bars.values():
         bar.close()
-    command = f"`faceforge bench ablation --data {args.data} --steps {config.steps}`"
-    return f"{command}\n\n{report(results, config.steps)}"
+    command = ["faceforge", "bench", "ablation", "--data", str(args.data)]
+    if args.config:
+        command += ["--config", str(args.config)]
+    command += ["--steps", str(config.steps), "--out", str(args.out)]
+    return f"`{shlex.join(command)}`\n\n{report(results, config.steps)}"
 
 
 def _bench_model(args) -> str:

@@ -39,25 +39,39 @@ def run_ablation(base: TrainConfig, dataset: MeshDataset, out_dir: str | Path,
     """Train and evaluate every variant; returns name -> held-out metrics (mm) and minutes.
 
     `progress(variant, step, total)` is called after each step. Each variant's run folder is
-    `out_dir/<index>`; a finished one is reused (resume). Minutes are the run's recorded
-    training time, summed over the sessions that trained it.
+    `out_dir/<index>`; a finished one is reused (resume; with more steps it trains on). Minutes
+    are the run's recorded training time, summed over the sessions that trained it.
+
+    Raises CheckpointError, naming the variant and each differing setting, when a run folder
+    holds a run trained with other settings (another config or dataset): reusing it would
+    report a stale variant. Use the same config or a new `out_dir`.
     """
+    results = {}
+    for i, (name, config) in enumerate(variants(base).items()):
+        results[name] = _run_variant(name, config, dataset, Path(out_dir) / str(i), progress)
+    return results
+
+
+def _run_variant(name: str, config: TrainConfig, dataset: MeshDataset, folder: Path,
+                 progress: Callable[[str, int, int], None] | None) -> dict[str, float]:
+    """Train (or reuse) one variant's run in `folder`; its held-out metrics and minutes."""
+    from ..errors import CheckpointError
     from ..progress import drive
     from ..train.checkpoint import read_trainer_info
     from ..train.events import StepEvent
     from ..train.trainer import train
 
-    results = {}
-    for i, (name, config) in enumerate(variants(base).items()):
+    def on_event(event):
+        if progress and isinstance(event, StepEvent):
+            progress(name, event.step, event.total)
 
-        def on_event(event, name=name):
-            if progress and isinstance(event, StepEvent):
-                progress(name, event.step, event.total)
-
-        result = drive(train(config.replace(eval_every=0), dataset, Path(out_dir) / str(i)), on_event)
-        minutes = read_trainer_info(result.checkpoint)["seconds"] / 60
-        results[name] = dict(result.metrics, minutes=minutes)
-    return results
+    try:
+        result = drive(train(config.replace(eval_every=0), dataset, folder), on_event)
+    except CheckpointError as exc:
+        raise CheckpointError(exc.path, f"ablation variant '{name}' cannot reuse its run folder "
+                              f"'{folder}': {exc.reason}", exc) from exc
+    minutes = read_trainer_info(result.checkpoint)["seconds"] / 60
+    return dict(result.metrics, minutes=minutes)
 
 
 def report(results: dict[str, dict[str, float]], steps: int) -> str:

@@ -58,18 +58,32 @@ def save_checkpoint(out_dir: str | Path, model, tensors: dict[str, torch.Tensor]
 
 
 def find_checkpoint(out_dir: str | Path) -> Path | None:
-    """The run's checkpoint folder, or the old one a kill left set aside mid-swap, or None."""
+    """The run's checkpoint folder, or the old one a kill left set aside mid-swap, or None.
+
+    Raises CheckpointError when `checkpoint/` holds files but no `trainer.json` (damaged: a
+    fresh start would silently overwrite it).
+    """
     out_dir = Path(out_dir)
     target = out_dir / CHECKPOINT
     if (target / TRAINER_JSON).is_file():
         return target
     olds = sorted(out_dir.glob(f".{CHECKPOINT}.*.old"), key=lambda p: p.stat().st_mtime)
-    olds = [p for p in olds if (p / TRAINER_JSON).is_file()]  # written by _swap_in below
-    return olds[-1] if olds else None
+    olds = [p for p in olds if (p / TRAINER_JSON).is_file()]  # a complete one set aside by replace_folder
+    if olds:
+        return olds[-1]
+    if target.is_dir() and any(target.iterdir()):
+        raise CheckpointError(target / TRAINER_JSON, f"{TRAINER_JSON} is missing, so the checkpoint "
+                              "cannot be resumed; delete the checkpoint folder (or train with "
+                              "--restart / resume=False) to start over, or use a new output folder")
+    return None
 
 
 def read_trainer_info(folder: str | Path) -> dict[str, Any]:
-    """`trainer.json` of a checkpoint folder (or of a run folder holding `checkpoint/`)."""
+    """`trainer.json` of a checkpoint folder (or of a run folder holding `checkpoint/`).
+
+    Raises CheckpointError (its `path` the file) when it is missing, unreadable or lacks the
+    step, config and training subjects every trainer checkpoint records.
+    """
     folder = Path(folder)
     if not (folder / TRAINER_JSON).is_file() and (folder / CHECKPOINT / TRAINER_JSON).is_file():
         folder = folder / CHECKPOINT
@@ -77,14 +91,26 @@ def read_trainer_info(folder: str | Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise CheckpointError(folder, f"no {TRAINER_JSON}: not a training checkpoint "
-                              "(pass the run folder written by 'faceforge train')") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(folder, f"{TRAINER_JSON} is unreadable ({exc}); the checkpoint "
-                              "is damaged, delete it to start over") from exc
-    if info.get("format") != FORMAT:
-        raise CheckpointError(folder, f"{TRAINER_JSON} is not a FaceForge trainer state")
+        raise CheckpointError(path, f"no {TRAINER_JSON}: not a training checkpoint "
+                              "(pass the run folder written by 'faceforge train')", exc) from exc
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise CheckpointError(path, f"{TRAINER_JSON} is unreadable ({exc}); the checkpoint "
+                              "is damaged, delete it to start over", exc) from exc
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise CheckpointError(path, f"{TRAINER_JSON} is not a FaceForge trainer state (damaged, or "
+                              "not written by 'faceforge train'); delete the checkpoint to start over")
+    _check_info(path, info)
     return info
+
+
+def _check_info(path: Path, info: dict[str, Any]) -> None:
+    """The fields a resume relies on, with the right types."""
+    expected = {"step": int, "config": dict, "subjects": list}
+    bad = [k for k, kind in expected.items()
+           if not isinstance(info.get(k), kind) or isinstance(info.get(k), bool)]
+    if bad or info["step"] < 0:
+        raise CheckpointError(path, f"{TRAINER_JSON} lacks a valid {', '.join(bad) or 'step'}; the "
+                              "checkpoint is damaged, delete it to start over")
 
 
 def read_trainer_tensors(folder: str | Path) -> dict[str, torch.Tensor]:
@@ -93,8 +119,8 @@ def read_trainer_tensors(folder: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types
-        raise CheckpointError(folder, f"{TRAINER_TENSORS} is missing or truncated ({exc}); "
-                              "delete the checkpoint to start over") from exc
+        raise CheckpointError(path, f"{TRAINER_TENSORS} is missing or truncated ({exc}); "
+                              "delete the checkpoint to start over", exc) from exc
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str = "optim/") -> dict[str, torch.Tensor]:

@@ -163,6 +163,45 @@ class TrainConfig:
         return self.steps if self.steps is not None else self.epochs * steps_per_epoch
 
 
+# Settings a resumed run may change: the step budget and purely operational ones. Every other
+# setting changes what is trained, so resuming a checkpoint needs the value it was trained with.
+BUDGET_SETTINGS = ("steps", "epochs")
+OPERATIONAL_SETTINGS = ("eval_every", "checkpoint_every", "log_every", "device", "threads", "eval_batch")
+
+
+class _NotRecorded:
+    def __repr__(self) -> str:
+        return "(not recorded)"
+
+
+NOT_RECORDED = _NotRecorded()
+
+
+def training_differences(recorded: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Settings that change what is trained and differ between two `TrainConfig.to_dict()`s.
+
+    Returns dotted name (e.g. "loss.neu", "model.id_dim") -> (recorded value, current value),
+    in the config's order; a setting missing on one side has the value `NOT_RECORDED`.
+    Budget and operational settings (`BUDGET_SETTINGS`, `OPERATIONAL_SETTINGS`) are ignored.
+    """
+    old, new = _flatten(recorded), _flatten(current)
+    free = set(BUDGET_SETTINGS + OPERATIONAL_SETTINGS)
+    names = [*new, *(k for k in old if k not in new)]
+    pairs = {k: (old.get(k, NOT_RECORDED), new.get(k, NOT_RECORDED)) for k in names if k not in free}
+    return {k: (a, b) for k, (a, b) in pairs.items() if a is NOT_RECORDED or b is NOT_RECORDED or a != b}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"loss": {"neu": 1}} -> {"loss.neu": 1} (lists and other values stay as they are)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _model_from_dict(value: Any, where: str):
     from ..models.wsdf import WSDFConfig
 

@@ -49,7 +49,7 @@ from ..data.stats import compute_stats, subject_split
 from ..errors import CheckpointError, DatasetError
 from ..eval.evaluate import evaluate
 from . import checkpoint as C
-from .config import ConfigError, TrainConfig
+from .config import BUDGET_SETTINGS, OPERATIONAL_SETTINGS, ConfigError, TrainConfig, training_differences
 from .distributed import DistInfo, any_flag, gather_bank_sums, setup, teardown
 from .events import CheckpointEvent, DoneEvent, EvalEvent, Event, EventLog, StepEvent, TrainResult
 from .neutral_bank import NeutralBank
@@ -82,7 +82,9 @@ def train(config: TrainConfig, dataset: MeshDataset, out_dir: str | Path, resume
     ------
     ConfigError : settings that cannot work with this dataset (e.g. K > training subjects)
     DatasetError : no template, or too little data for one batch
-    CheckpointError : resuming from a checkpoint of a different model or split
+    CheckpointError : resuming from a damaged checkpoint, or one trained with other settings
+        (anything but the step budget and operational settings, see `config.training_differences`)
+        or on other subjects
     """
     info = setup(config.device)
     ok = False
@@ -120,7 +122,7 @@ class _Run:
                 raise CheckpointError(ckpt, "its template topology differs from the dataset's; "
                                       "use a new output folder or start over (resume=False)")
             tensors = C.read_trainer_tensors(ckpt)
-            self.step = int(tinfo["step"])
+            self.step = tinfo["step"]
             self.metrics = dict(tinfo.get("metrics", {}))
             self.prior_seconds = float(tinfo.get("seconds", 0.0))
         else:
@@ -145,8 +147,6 @@ class _Run:
             self.bank = NeutralBank.from_data(self.train_vertices, self.sidx, len(self.subjects),
                                               beta=config.ema_beta, min_count=loss.neutral_min_count,
                                               device=device)
-            if ckpt is not None:
-                self.bank.load_state_dict(tensors, prefix="bank/")
         step_module = WSDFStep(net, loss, self.std, len(self.train_rows)).to(device)
         if info.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -158,9 +158,7 @@ class _Run:
             self.module = step_module
         self.optimizer = _adamw(net, config, device)
         if ckpt is not None:
-            C.load_optimizer(self.optimizer, tensors)
-            if "rng/torch" in tensors:
-                torch.set_rng_state(tensors["rng/torch"])
+            self._restore_state(ckpt, tensors)
         self.log = None
         if info.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,16 +213,34 @@ class _Run:
                          "test_subjects": len(self.test_ds.subjects())}}
 
     def _check_resumable(self, ckpt: Path, tinfo: dict[str, Any]) -> None:
-        config = self.config.to_dict()
-        old = tinfo.get("config", {})
-        for key in ("model", "seed", "test_fraction", "drop_neutral"):
-            if old.get(key) != config[key]:
-                raise CheckpointError(ckpt, f"it was trained with {key}={old.get(key)!r} but the config "
-                                        f"says {config[key]!r}; use a new output folder or start over "
-                                        "(resume=False)")
-        if tinfo.get("subjects") != [str(s) for s in self.subjects]:
+        """Refuse a checkpoint trained with other settings or on other subjects than this run's."""
+        diffs = training_differences(tinfo["config"], self.config.to_dict())
+        if diffs:
+            listed = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} in the config"
+                               for k, (old, new) in diffs.items())
+            raise CheckpointError(ckpt / C.TRAINER_JSON, (
+                f"the run was trained with other settings than the config gives ({listed}). Resume "
+                f"with the same config (the run's is recorded under 'config' in {C.TRAINER_JSON}), or "
+                "train into a new output folder (--out), or start over (--restart / resume=False). "
+                f"Only the step budget ({', '.join(BUDGET_SETTINGS)}) and operational settings "
+                f"({', '.join(OPERATIONAL_SETTINGS)}) may change when resuming"))
+        if tinfo["subjects"] != [str(s) for s in self.subjects]:
             raise CheckpointError(ckpt, "it was trained on different subjects (another dataset?); "
                                     "use a new output folder or start over (resume=False)")
+
+    def _restore_state(self, ckpt: Path, tensors: dict[str, torch.Tensor]) -> None:
+        """Neutral Bank, optimizer moments and RNG state from `trainer.safetensors`."""
+        try:
+            if self.bank is not None:
+                self.bank.load_state_dict(tensors, prefix="bank/")
+            C.load_optimizer(self.optimizer, tensors)
+            if "rng/torch" in tensors:
+                torch.set_rng_state(tensors["rng/torch"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise CheckpointError(ckpt / C.TRAINER_TENSORS, (
+                f"{C.TRAINER_TENSORS} does not fit this model and config ({type(exc).__name__}: {exc}); "
+                "the checkpoint is damaged or was edited: delete it (or --restart / resume=False) "
+                "to start over, or use a new output folder"), exc) from exc
 
     # ------------------------------------------------------------------ loop
     def run(self) -> Generator[Event, None, TrainResult]:

@@ -1,8 +1,11 @@
 """The ablation benchmark's mechanics on tiny data (its numbers only mean something at scale)."""
 import re
 
+import pytest
+
 from faceforge.app.cli import main
 from faceforge.core.data.packed import write_packed
+from faceforge.core.errors import CheckpointError
 from faceforge.core.eval.ablation import report, run_ablation, variants
 
 
@@ -25,6 +28,11 @@ def test_every_variant_trains_and_the_report_checks_the_paper(tiny_config, tiny_
     again = run_ablation(tiny_config.replace(steps=3), tiny_data, tmp_path / "runs",
                          lambda name, step, total: seen.add(name))
     assert not seen and again == results
+    # a run folder trained with other settings is refused, not reported as this config's variant
+    with pytest.raises(CheckpointError, match=r"variant 'baseline \(rec \+ KL\)'.*lr: 0\.001 in the "
+                       r"checkpoint, 0\.002 in the config") as caught:
+        run_ablation(tiny_config.replace(steps=3, lr=2e-3), tiny_data, tmp_path / "runs")
+    assert caught.value.path == tmp_path / "runs" / "0" / "checkpoint" / "trainer.json"
 
 
 def test_bench_ablation_command_writes_its_section(tiny_model, tiny_data, tmp_path):
@@ -37,3 +45,5 @@ def test_bench_ablation_command_writes_its_section(tiny_model, tiny_data, tmp_pa
                  "--report", str(tmp_path / "B.md")]) == 0
     text = (tmp_path / "B.md").read_text()
     assert "<!-- bench:ablation -->" in text and "full, no neutral scans" in text
+    assert (f"`faceforge bench ablation --data {tmp_path / 'data'} --config {tmp_path / 'cfg.yaml'} "
+            f"--steps 2 --out {tmp_path / 'runs'}`") in text  # the command reproduces the run

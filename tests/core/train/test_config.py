@@ -59,3 +59,19 @@ def test_bad_values_are_clear_errors(tmp_path, text, fragment):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot be read"):
         TrainConfig.from_yaml(tmp_path / "nope.yaml")
+
+
+def test_training_differences_ignore_only_the_budget_and_operational_settings():
+    from faceforge.core.train.config import LossConfig, NOT_RECORDED, training_differences
+
+    base = TrainConfig()
+    session = base.replace(steps=5, epochs=3, eval_every=1, checkpoint_every=2, log_every=7,
+                           device="auto", threads=2, eval_batch=8)
+    assert training_differences(base.to_dict(), session.to_dict()) == {}
+    changed = base.replace(lr=1e-3, samples_per_subject=2, loss=LossConfig(neu=0.0, jac_gamma=1.0))
+    assert training_differences(base.to_dict(), changed.to_dict()) == {
+        "loss.neu": (1.0, 0.0), "loss.jac_gamma": (500.0, 1.0), "samples_per_subject": (4, 2),
+        "lr": (1e-4, 1e-3)}
+    recorded = base.to_dict()
+    del recorded["loss"]["mi"]
+    assert training_differences(recorded, base.to_dict()) == {"loss.mi": (NOT_RECORDED, 0.0)}

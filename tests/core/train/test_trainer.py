@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from faceforge.core.errors import CheckpointError, DatasetError
 from faceforge.core.models.wsdf import WSDFModel
@@ -156,6 +156,60 @@ def test_resume_refuses_another_model(tiny_data, tiny_config, tmp_path):
         run(train(other, tiny_data, tmp_path))
     events, _ = run(train(other.replace(steps=1), tiny_data, tmp_path, resume=False))
     assert steps_of(events)[0].step == 1
+
+
+def test_resume_refuses_changed_training_settings(tiny_data, tiny_config, tmp_path):
+    no_bank = tiny_config.replace(steps=2, loss=LossConfig(neu=0, mi=1.0))
+    run(train(no_bank, tiny_data, tmp_path))
+    changes = [  # (changed config, its differing settings)
+        (tiny_config, ["loss.neu: 0 in the checkpoint, 1.0 in the config"]),  # was a bare KeyError
+        (no_bank.replace(lr=0.01, samples_per_subject=2), ["samples_per_subject: 3 in the checkpoint, "
+                                                           "2 in the config", "lr: 0.001 in the "
+                                                           "checkpoint, 0.01 in the config"]),
+        (no_bank.replace(weight_decay=0.0, ema_beta=0.9, loss=LossConfig(neu=0, mi=1.0, jac_gamma=5)),
+         ["loss.jac_gamma", "weight_decay", "ema_beta"]),
+        (no_bank.replace(seed=1), ["seed: 0 in the checkpoint, 1 in the config"]),
+    ]
+    for config, names in changes:
+        with pytest.raises(CheckpointError) as caught:
+            run(train(config.replace(steps=4), tiny_data, tmp_path))
+        assert caught.value.path == tmp_path / "checkpoint" / "trainer.json"
+        assert all(n in str(caught.value) for n in names), str(caught.value)
+        assert "same config" in str(caught.value) and "new output folder (--out)" in str(caught.value)
+    assert read_trainer_info(tmp_path)["step"] == 2  # untouched
+    # the step budget and operational settings may change
+    session = no_bank.replace(steps=3, eval_every=1, checkpoint_every=1, log_every=2, threads=1,
+                              eval_batch=5, device="auto")
+    events, result = run(train(session, tiny_data, tmp_path))
+    assert [e.step for e in steps_of(events)] == [3] and result.step == 3
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+TRAINER_DAMAGE = {  # file -> ways to damage it
+    "trainer.json": [_truncate, lambda p: p.write_bytes(b"\xff\xfe\x00garbage"),
+                     lambda p: p.write_text("[]"), lambda p: p.write_text('{"format": "faceforge-trainer"}'),
+                     lambda p: p.write_text(p.read_text().replace('"step": 2', '"step": "two"')),
+                     lambda p: p.unlink()],
+    "trainer.safetensors": [_truncate, lambda p: p.write_bytes(b""), lambda p: p.unlink(),
+                            lambda p: save_file({k: v for k, v in load_file(p).items()
+                                                 if not k.startswith("bank/")}, p)],
+}
+
+
+@pytest.mark.parametrize("name", list(TRAINER_DAMAGE))
+def test_damaged_trainer_state_is_a_typed_error_naming_the_file(tiny_data, tiny_config, name, tmp_path):
+    run(train(tiny_config.replace(steps=2), tiny_data, tmp_path / "good"))
+    for i, damage in enumerate(TRAINER_DAMAGE[name]):
+        folder = tmp_path / str(i)
+        shutil.copytree(tmp_path / "good", folder)
+        damage(folder / "checkpoint" / name)
+        with pytest.raises(CheckpointError, match=name.replace(".", r"\.")) as caught:
+            run(train(tiny_config.replace(steps=3), tiny_data, folder))
+        assert caught.value.path == folder / "checkpoint" / name, (i, caught.value)
+        assert "start over" in str(caught.value)
 
 
 def test_bad_setups_are_typed_errors(tiny_data, tiny_config, tmp_path):
