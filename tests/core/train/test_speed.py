@@ -14,3 +14,8 @@ def test_bench_train_reports_every_variant_with_memory_and_latency(tmp_path, tin
         assert float(rate) > 0 and float(ratio) > 0
         assert 0.1 < float(peak) < 8  # a Python process with torch loaded, far from the machine's 24 GiB
     assert "decode (z_id, z_exp) -> mesh | 1 |" in text and "encode mesh -> (z_id, z_exp) | 1 |" in text
+    checks = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(checks) == 3 and all(re.search(r"-> (MET|MISSED)$", line) for line in checks)
+    slowest = float(re.search(r"slowest ([\d.]+)", checks[0]).group(1))
+    all_losses = next(line for line in text.splitlines() if line.startswith("| all five losses (Jacobian by JVP) |"))
+    assert slowest == float(all_losses.split("|")[2])  # the one JVP all-losses row of a given dataset
