@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import qtawesome as qta
-from qtpy.QtGui import QAction, QKeySequence
+from qtpy.QtGui import QAction, QActionGroup, QKeySequence
 
 from . import files
 from .settings import RECENT, clear_recent, recent
 
 PRESETS = (("Front", "front", "1"), ("Side", "side", "2"), ("Three-quarter", "three_quarter", "3"))
+HEATMAPS = (("None", "none"), ("Distance from Neutral", "neutral"))  # menu text, `MainWindow.set_heatmap` mode
 Key = QKeySequence.StandardKey
 
 
@@ -54,6 +55,7 @@ def build(w) -> None:
     _action(w, m, "&Reset View", w.viewport.reset_view, "R", "mdi6.fit-to-screen")
     wire = _action(w, m, "&Wireframe", lambda: w.viewport.set_wireframe(wire.isChecked()), "W", "mdi6.grid")
     wire.setCheckable(True)
+    _heatmap_actions(w, m)
     _timeline_menu(w)
     m = w.menuBar().addMenu("&Model")
     _action(w, m, "&Open Model…", lambda: files.ask_open_model(w), "Ctrl+M", "mdi6.head-outline")
@@ -83,6 +85,17 @@ def _file_menu(w) -> None:
     _action(w, m, "Save S&creenshot…", lambda: _ask_screenshot(w), "Ctrl+P", "mdi6.camera")
     m.addSeparator()
     _action(w, m, "&Quit", w.close, "Ctrl+Q")
+
+
+def _heatmap_actions(w, m) -> None:
+    """View ▸ Heat Map choices, one checked (named "heatmap_<mode>")."""
+    m.addSeparator()
+    group = QActionGroup(w)  # exclusive
+    for text, mode in HEATMAPS:
+        action = _action(w, m, f"Heat Map: {text}", lambda k=mode: w.set_heatmap(k), name=f"heatmap_{mode}")
+        action.setCheckable(True)
+        action.setChecked(mode == w.heatmap)
+        group.addAction(action)
 
 
 def _timeline_menu(w) -> None:

@@ -37,6 +37,7 @@ BACKGROUND_FLAT = (0.30, 0.31, 0.33)
 # colours read as values rather than as shading.
 SKIN_MATERIAL = {"ambient": 0.04, "diffuse": 0.90, "specular": 0.12, "specular_power": 14.0}
 HEATMAP_MATERIAL = {"ambient": 0.25, "diffuse": 0.75, "specular": 0.03, "specular_power": 14.0}
+COLORBAR_TITLE_PX, COLORBAR_LABEL_PX = 14, 13  # colour-bar font sizes, points (about pixels)
 VIEW_ANGLE = 25.0  # degrees, vertical; a longish lens flatters faces
 FIT_PADDING = 1.08  # frame the bounds with 8 % air
 
@@ -98,7 +99,16 @@ def make_colorbar(title: str = "") -> vtkScalarBarActor:
     bar.SetMaximumWidthInPixels(70)
     bar.SetPosition(0.88, 0.1)
     bar.SetWidth(0.1)
-    bar.SetHeight(0.8)
+    bar.SetHeight(0.78)
+    # Fixed text sizes (VTK would shrink a title to the bar's width) and the title clear of the top label.
+    bar.UnconstrainedFontSizeOn()
+    bar.SetVerticalTitleSeparation(8)
+    title, labels = bar.GetTitleTextProperty(), bar.GetLabelTextProperty()
+    for text, size in ((title, COLORBAR_TITLE_PX), (labels, COLORBAR_LABEL_PX)):
+        text.SetFontSize(size)
+        text.ItalicOff()
+        text.SetColor(0.92, 0.92, 0.92)
+    title.SetJustificationToRight()
     bar.SetVisibility(False)
     return bar
 
@@ -134,6 +144,7 @@ class MeshActor:
         self._polydata = _build_polydata(v, _check_triangles(triangles, len(v)))
         self._xyz = vtk_to_numpy(self._polydata.GetPoints().GetData())  # (N, 3) view
         self._scalars: np.ndarray | None = None
+        self._cmap: str | None = None  # name of the mapper's lookup table
         normals = vtkTriangleMeshPointNormals()
         normals.SetInputData(self._polydata)
         self._mapper = vtkPolyDataMapper()
@@ -169,7 +180,9 @@ class MeshActor:
                     cmap: str = "viridis") -> None:
         """Colour by per-vertex `values` (N,), e.g. an error in mm; None restores the skin.
 
-        `value_range` maps to the ends of `cmap` (default: min and max of `values`).
+        `value_range` maps to the ends of `cmap` (default: min and max of `values`). Scalars are
+        written in place and the lookup table is only rebuilt when `cmap` changes, so this can
+        run every frame.
         """
         if values is None:
             self._mapper.ScalarVisibilityOff()
@@ -180,7 +193,9 @@ class MeshActor:
             raise TopologyMismatchError(None, expected=self.n_vertices, received=len(s))
         self._write_scalars(s)
         lo, hi = value_range if value_range is not None else (float(s.min()), float(s.max()))
-        self._mapper.SetLookupTable(make_lookup_table(cmap))
+        if cmap != self._cmap:
+            self._mapper.SetLookupTable(make_lookup_table(cmap))
+            self._cmap = cmap
         self._mapper.SetScalarRange(lo, hi if hi > lo else lo + 1e-6)
         self._mapper.ScalarVisibilityOn()
         _apply_material(self.actor, HEATMAP_MATERIAL)

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from faceforge.core.document import State
+from faceforge.core.models.measures import distance_from_neutral
 
 SLIDER_DIRECTIONS = 10  # identity sliders: the main axes of the identity prior
+HEATMAPS = ("none", "neutral")  # what the editor's face can be coloured by (see `Session.decode_frame`)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +50,15 @@ class IdentityBasis:
         """A code drawn from the prior (scaled by `spread`), reproducible from `seed`."""
         c = np.random.default_rng(seed).standard_normal(len(self.scales)) * spread
         return (self.mean + (c * self.scales) @ self.axes).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A decoded face: vertices (N, 3) float32 mm, decode time (ms), heat map (N,) float32 mm or None."""
+
+    vertices: np.ndarray
+    ms: float
+    heat: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +99,17 @@ class Session:
         start = time.perf_counter()
         v = self.model.decode(z_id[None], z_exp[None])[0]
         return np.asarray(v, np.float32), (time.perf_counter() - start) * 1000
+
+    def decode_frame(self, z_id: np.ndarray, z_exp: np.ndarray, heat: str = "none") -> Frame:
+        """The face of (I,), (E,) codes; `heat` "neutral" adds each vertex's distance (mm) from
+        the same identity's neutral face (`core.models.measures.distance_from_neutral`)."""
+        if heat == "none":
+            return Frame(*self.decode(z_id, z_exp))
+        if heat != "neutral":
+            raise ValueError(f"unknown heat map {heat!r}; choose one of {HEATMAPS}")
+        start = time.perf_counter()
+        measured = distance_from_neutral(self.model, z_id, z_exp)
+        return Frame(measured.face, (time.perf_counter() - start) * 1000, measured.distance)
 
     def expression_code(self, preset: str, intensity: float, arkit: np.ndarray) -> np.ndarray:
         """(E,) z_exp: the preset category scaled by `intensity`, plus the ARKit sliders' code."""

@@ -1,4 +1,5 @@
-"""What the app remembers between runs (QSettings): recent files, window layout, autosave interval."""
+"""What the app remembers between runs (QSettings): recent files, window layout, autosave interval,
+heat map."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,6 +47,14 @@ def autosave_interval(settings: QSettings) -> float:
         return max(1.0, float(settings.value("autosave/interval_s", AUTOSAVE_INTERVAL_S)))
     except (TypeError, ValueError):
         return AUTOSAVE_INTERVAL_S
+
+
+def heatmap(settings: QSettings) -> str:
+    """What the editor's face is coloured by ("view/heatmap": one of `session.HEATMAPS`, default "none")."""
+    from .session import HEATMAPS
+
+    value = settings.value("view/heatmap", "none")
+    return value if value in HEATMAPS else "none"
 
 
 def restore_layout(settings: QSettings, window) -> None:

@@ -74,6 +74,8 @@ class Viewport(QWidget):
         self.mesh: MeshActor | None = None
         self.compared: list[MeshActor] = []  # input, reconstruction, neutralized
         self.preset = "three_quarter"
+        self._face_title = ""  # the editor's face's colour-bar title
+        self._layout = ""  # the comparison's layout
         self.last_render_ms = 0.0  # duration of the last render call
         self._closed = False
         self._render_pending = False  # see `request_render`
@@ -96,19 +98,21 @@ class Viewport(QWidget):
         self.render()
 
     def set_heatmap(self, values: np.ndarray | None, title: str = "", vmax: float | None = None) -> None:
-        """Colour the mesh by per-vertex (N,) values (mm) with a colour bar; None shows skin."""
+        """Colour the editor's face by per-vertex (N,) values (mm) on a 0..`vmax` scale (default:
+        their maximum) with a titled colour bar; None shows skin. Updated in place, so it can run
+        per frame: before `show_vertices`, the two share one render."""
+        self._face_title = title
         if self.mesh is not None:
-            self._heat(self.mesh, values, title, vmax)
+            _color(self.mesh, values, vmax)
+            if not self.comparing:  # a comparison's colour bar is its own
+                self._show_colorbar(self.mesh, title)
         self.request_render()
 
-    def _heat(self, mesh: MeshActor, values: np.ndarray | None, title: str, vmax: float | None) -> None:
-        self.colorbar.SetVisibility(values is not None)
-        if values is None:
-            mesh.set_scalars(None)
-            return
-        top = float(vmax if vmax is not None else max(float(np.max(values)), 1e-6))
-        mesh.set_scalars(values, (0.0, top), "magma")
-        self.colorbar.SetLookupTable(mesh.actor.GetMapper().GetLookupTable())
+    def _show_colorbar(self, mesh: MeshActor, title: str) -> None:
+        """The colour bar shows `mesh`'s scale (hidden when the mesh has no heat map)."""
+        mapper = mesh.actor.GetMapper()
+        self.colorbar.SetVisibility(bool(mapper.GetScalarVisibility()))
+        self.colorbar.SetLookupTable(mapper.GetLookupTable())
         self.colorbar.SetTitle(title)
 
     @property
@@ -119,13 +123,16 @@ class Viewport(QWidget):
     def show_comparison(self, meshes: list[np.ndarray], labels: list[str], heat: np.ndarray | None = None,
                         layout: str = "side") -> None:
         """Show up to three (N, 3) mm meshes instead of the editor's face; the second one is
-        coloured by `heat` (N,) mm when given.
+        coloured by `heat` (N,) mm when given. The camera is aimed from the front when the
+        comparison opens or changes layout; later updates keep the user's camera.
 
         layout : "side" puts them side by side along X; "overlay" puts them on one another, the
             first one translucent in its own colour so the second shows through it
         """
         if layout not in LAYOUTS:
             raise ValueError(f"unknown comparison layout {layout!r}; choose one of {LAYOUTS}")
+        reframe = not self.comparing or layout != self._layout
+        self._layout = layout
         width = max(float(np.ptp(m[:, 0])) for m in meshes) * SPACING if layout == "side" else 0.0
         for k, actor in enumerate(self.compared):
             shown = k < len(meshes)
@@ -137,10 +144,12 @@ class Viewport(QWidget):
                 actor.actor.GetProperty().SetColor(*(OVERLAY_RGB if overlaid else SKIN_RGB))
                 actor.actor.GetProperty().SetOpacity(OVERLAY_OPACITY if overlaid else 1.0)
         self.mesh.actor.SetVisibility(False)
-        self._heat(self.compared[1], heat, "distance (mm)", None)
+        _color(self.compared[1], heat, None)
+        self._show_colorbar(self.compared[1], "distance (mm)")
         joiner = "   |   " if layout == "side" else "   over   "
         self.labels.SetText(vtkCornerAnnotation.UpperEdge, joiner.join(labels))
-        set_camera_preset(self.renderer, "front", self.renderer.ComputeVisiblePropBounds())
+        if reframe:
+            set_camera_preset(self.renderer, "front", self.renderer.ComputeVisiblePropBounds())
         self.request_render()
 
     def hide_comparison(self) -> None:
@@ -149,7 +158,7 @@ class Viewport(QWidget):
             actor.actor.SetVisibility(False)
         if self.mesh is not None:
             self.mesh.actor.SetVisibility(True)
-            self.colorbar.SetVisibility(self.mesh.actor.GetMapper().GetScalarVisibility())
+            self._show_colorbar(self.mesh, self._face_title)
         self.labels.ClearAllTexts()
         self.reset_view()
 
@@ -245,3 +254,11 @@ class Viewport(QWidget):
             self.interactor.Finalize()
         return super().close()
 
+
+def _color(mesh: MeshActor, values: np.ndarray | None, vmax: float | None) -> None:
+    """Colour `mesh` by (N,) values (mm) on a magma 0..`vmax` scale (default: their maximum)."""
+    if values is None:
+        mesh.set_scalars(None)
+        return
+    top = float(vmax if vmax is not None else max(float(np.max(values)), 1e-6))
+    mesh.set_scalars(values, (0.0, top), "magma")

@@ -1,7 +1,11 @@
 """The main window: viewport (or the empty state) in the centre, editing panels in docks.
 
-Data flow: panel -> `Document.edit` -> `_on_change` -> `LatestWins` decode worker ->
-`_on_decoded` (GUI thread) -> `Viewport.show_vertices` (points written in place) -> render.
+Data flow: panel -> `Document.edit` -> `_on_change` -> `LatestWins` decode worker (`Session.decode_frame`,
+with the View ▸ Heat Map chosen) -> `_on_decoded` (GUI thread) -> `Viewport.set_heatmap` and
+`show_vertices` (scalars and points written in place) -> one render.
+
+Comparisons: the loaded-mesh panel's `View` is ready at once; the states panel decodes its own in a
+`LatestWins` worker and emits `ready`. Either way `_show_view` puts it on screen.
 
 Models: `open_model` loads a checkpoint in a worker, then `switcher.switch_to` shows it,
 carrying the document over (`switch_session`, undoable) or starting anew (`set_session`).
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QSettings, Qt, Signal
+from qtpy.QtGui import QAction
 from qtpy.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 from superqt.utils import create_worker
 
@@ -29,8 +34,8 @@ from .panels.loaded import LoadedMeshPanel
 from .panels.scan import ScanPanel
 from .panels.states import StatesPanel
 from .panels.timeline import TimelinePanel
-from .session import Session, load_session
-from .settings import add_recent, restore_layout, save_layout
+from .session import HEATMAPS, Frame, Session, load_session
+from .settings import add_recent, heatmap, restore_layout, save_layout
 from .viewport import Viewport
 from .workers import LatestWins
 
@@ -39,6 +44,8 @@ EMPTY_TEXT = ("<h2>No face model loaded</h2>"
               "<code>checkpoint</code>.<br>To train one: <b>Model ▸ Train…</b>, or on the command line: "
               "<code>faceforge synth --out data</code> then "
               "<code>faceforge train --data data --out run</code>.</p>")
+HEAT_TITLES = {"neutral": "from neutral (mm)"}  # colour-bar title per heat map
+HEAT_MIN_TOP = 1.0  # mm: the colour scale reaches at least this far, so a near-neutral face reads as "unmoved"
 
 
 class MainWindow(QMainWindow):
@@ -55,6 +62,8 @@ class MainWindow(QMainWindow):
         self._sessions: dict[str, Session] = {}  # model folder -> session, for undo across a switch
         self._loads = 0  # open_model calls so far: only the latest one's result is shown
         self.vertices: np.ndarray | None = None  # the face on screen, (N, 3) mm
+        self.heatmap = heatmap(settings)  # what the face is coloured by, one of `session.HEATMAPS`
+        self._codes: tuple[np.ndarray, np.ndarray] | None = None  # (z_id, z_exp) last requested
         self.error_box = None
         self.train_dialog = None
         self.viewport = Viewport()
@@ -76,9 +85,10 @@ class MainWindow(QMainWindow):
         self.timeline.time_changed.connect(self._on_time)
         self.timeline.export_requested.connect(lambda: files.ask_export_sequence(self))
         self.loaded = LoadedMeshPanel(self.doc)
-        self.states = StatesPanel(self.doc, lambda z_id, z_exp: self.session.decode(z_id, z_exp)[0])
-        for panel in (self.loaded, self.states):
-            panel.compare.changed.connect(lambda p=panel: self._on_compare(p))
+        self.states = StatesPanel(self.doc)
+        self.loaded.compare.changed.connect(lambda: self._show_view(self.loaded, self.loaded.shown()))
+        self.states.ready.connect(lambda view: self._show_view(self.states, view))
+        self.states.failed.connect(lambda exc: self.show_error("Cannot compare with this state", exc))
         self._dock("Identity", self.identity, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Expression", self.expression, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Loaded Mesh", self.loaded, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -160,7 +170,7 @@ class MainWindow(QMainWindow):
         self.notice.dismiss(switcher.TOPIC)  # a switch notice is about the previous model
         if session is not None:
             self._sessions[str(session.folder)] = session
-            self.vertices = None
+            self.vertices, self._codes = None, None
             self.viewport.set_topology(session.model.template.vertices, session.triangles)
             self.statusBar().clearMessage()
 
@@ -172,8 +182,23 @@ class MainWindow(QMainWindow):
             self.session_changed.emit()
 
     def request_frame(self, z_id: np.ndarray, z_exp: np.ndarray) -> None:
-        """Decode these codes off the GUI thread (latest request wins) and show the result."""
-        self.decoder.submit(self.session.decode, z_id, z_exp)
+        """Decode these codes, with the heat map chosen, off the GUI thread (latest request wins)
+        and show the result."""
+        self._codes = (z_id, z_exp)
+        self.decoder.submit(self.session.decode_frame, z_id, z_exp, self.heatmap)
+
+    def set_heatmap(self, mode: str) -> None:
+        """Colour the face by `mode` (one of `session.HEATMAPS`; remembered in the settings):
+        "neutral" is each vertex's distance (mm) from the same identity's neutral face."""
+        if mode not in HEATMAPS:
+            raise ValueError(f"unknown heat map {mode!r}; choose one of {HEATMAPS}")
+        self.heatmap = mode
+        self.settings.setValue("view/heatmap", mode)
+        self.findChild(QAction, f"heatmap_{mode}").setChecked(True)
+        if mode == "none":
+            self.viewport.set_heatmap(None)
+        elif self.session is not None and self._codes is not None:
+            self.request_frame(*self._codes)  # the face on screen, now with its heat map
 
     def _on_change(self, fields: set[str]) -> None:
         if self.session is not None and fields & {"z_id", "z_exp", "model"}:
@@ -190,14 +215,16 @@ class MainWindow(QMainWindow):
         if self.session is not None and (s.identity.keys or s.expression.keys):
             self.request_frame(*s.sample(time))
 
-    def _on_decoded(self, result: tuple[np.ndarray, float]) -> None:
-        vertices, ms = result
-        if self.session is None or len(vertices) != self.session.n_vertices:
+    def _on_decoded(self, frame: Frame) -> None:
+        if self.session is None or len(frame.vertices) != self.session.n_vertices:
             return  # a frame of a model that was closed meanwhile
-        self.vertices = vertices
-        self.viewport.show_vertices(vertices)
-        self._update_status(ms)
-        self.frame_shown.emit(ms)
+        self.vertices = frame.vertices
+        if frame.heat is not None and self.heatmap != "none":  # (not switched off meanwhile)
+            top = max(float(frame.heat.max()), HEAT_MIN_TOP)
+            self.viewport.set_heatmap(frame.heat, HEAT_TITLES[self.heatmap], top)
+        self.viewport.show_vertices(frame.vertices)
+        self._update_status(frame.ms)
+        self.frame_shown.emit(frame.ms)
 
     def show_comparison(self, comparison) -> None:
         """Show an encoded mesh (`meshin.Comparison`) next to its reconstruction and neutral face."""
@@ -206,14 +233,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(comparison.summary(), 8000)
         self.loaded.set_comparison(comparison)
         self.findChild(QDockWidget, "LoadedMeshDock").raise_()
-        self._on_compare(self.loaded)
+        self._show_view(self.loaded, self.loaded.shown())
 
-    def _on_compare(self, panel) -> None:
-        """Show what `panel` (loaded mesh or stored states) compares, or the editor's face again."""
-        view = panel.shown() if self.session is not None else None
-        if view is None:
-            self.viewport.hide_comparison()
+    def _show_view(self, panel, view) -> None:
+        """Show what `panel` (loaded mesh or stored states) compares, a `View`, or (None) the editor's face again."""
+        if view is None or self.session is None:
+            if self.viewport.comparing:  # (hiding re-aims the camera)
+                self.viewport.hide_comparison()
             return
+        if len(view.meshes[0]) != self.session.n_vertices:
+            return  # decoded for a model that was closed meanwhile
         other = self.states if panel is self.loaded else self.loaded
         other.compare.set_on(False, notify=False)  # one comparison at a time
         self.viewport.show_comparison(view.meshes, view.labels, view.heat, view.layout)
@@ -273,5 +302,6 @@ class MainWindow(QMainWindow):
         if self.train_dialog is not None:
             self.train_dialog.close()
         self.decoder.wait()
+        self.states.comparer.wait()
         self.viewport.close()
         super().closeEvent(event)

@@ -4,32 +4,35 @@ expression, and compare one with the current face.
 Every change goes through `Document.edit` with `core.document.snapshots`, so storing,
 renaming (double-click a name), deleting and taking are undo steps and saved with the project.
 "Compare" shows the selected state and the current face side by side or overlaid, the current
-face coloured by its distance (mm) from the state.
+face coloured by its distance (mm) from the state. Both are decoded in a `LatestWins` worker
+(snapshotted on the GUI thread, stale requests dropped); `ready` hands the `View` to the window.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import qtawesome as qta
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QGridLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 from superqt.utils import signals_blocked
 
 from faceforge.core.document import Document
-from faceforge.core.document.snapshots import capture, renamed, take, unique_name
+from faceforge.core.document.snapshots import Snapshot, capture, renamed, take, unique_name
 
+from ..workers import LatestWins
 from .compare import CompareControls, View
-
-Decode = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (I,), (E,) -> (N, 3) mm
 
 
 class StatesPanel(QWidget):
-    """See the module docstring; `decode` turns codes into a face (the window's session)."""
+    """See the module docstring. `ready` carries the `View` to show (None: the face again);
+    `failed` an exception a comparison decode raised."""
 
-    def __init__(self, doc: Document, decode: Decode, parent: QWidget | None = None):
+    ready = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, doc: Document, parent: QWidget | None = None):
         super().__init__(parent)
-        self.doc, self.decode = doc, decode
+        self.doc, self.session = doc, None
+        self.comparer = LatestWins(self._on_compared, self.failed.emit)
         self.list = QListWidget()
         self.list.itemChanged.connect(self._on_renamed)
         self.list.currentRowChanged.connect(lambda *_: self._on_selection())
@@ -40,6 +43,7 @@ class StatesPanel(QWidget):
         self.exp_button = _button("mdi6.emoticon-outline", "Take expression", lambda: self.take("expression"))
         self.id_button = _button("mdi6.account-switch", "Take identity", lambda: self.take("identity"))
         self.compare = CompareControls("Compare with current")
+        self.compare.changed.connect(self.refresh)
         buttons = QGridLayout()
         for i, b in enumerate((self.store_button, self.delete_button, self.apply_button, self.exp_button,
                                self.id_button)):
@@ -52,7 +56,9 @@ class StatesPanel(QWidget):
         self.set_session(None)
 
     def set_session(self, session) -> None:
-        """States can be stored while a model is open (the list itself is the document's)."""
+        """States can be stored while a model (`Session`, decoding comparisons) is open; the list
+        itself is the document's."""
+        self.session = session
         self.store_button.setEnabled(session is not None)
         self._fill()
 
@@ -83,14 +89,23 @@ class StatesPanel(QWidget):
         self.compare.set_on(False)
         self.doc.edit(f"{verb} {snap.name}", **take(snap, part))
 
-    def shown(self) -> View | None:
-        """The selected state and the current face, or None when not comparing."""
-        if not self.compare.on or self.selected is None:
-            return None
+    @property
+    def comparing(self) -> bool:
+        """"Compare" is on with a state selected and a model open."""
+        return self.compare.on and self.selected is not None and self.session is not None
+
+    def refresh(self) -> None:
+        """Decode the selected state and the current face in the worker (then `ready` emits the
+        `View`), or emit None at once when not comparing."""
+        if not self.comparing:
+            self.ready.emit(None)
+            return
         snap, s = self.doc.state.snapshots[self.selected], self.doc.state
-        stored, current = self.decode(snap.z_id, snap.z_exp), self.decode(s.z_id, s.z_exp)
-        distance = np.linalg.norm(current - stored, axis=1)
-        return View([stored, current], [snap.name, "current"], distance, self.compare.layout_name)
+        self.comparer.submit(_compare, self.session, snap, s.z_id, s.z_exp, self.compare.layout_name)
+
+    def _on_compared(self, view: View) -> None:
+        if self.comparing:  # not switched off while it was decoded
+            self.ready.emit(view)
 
     def _on_renamed(self, item: QListWidgetItem) -> None:
         i, snaps = self.list.row(item), self.doc.state.snapshots
@@ -105,13 +120,13 @@ class StatesPanel(QWidget):
     def _on_change(self, fields: set[str]) -> None:
         if "snapshots" in fields:
             self._fill()
-        if fields & {"z_id", "z_exp", "snapshots"} and self.compare.on:
-            self.compare.changed.emit()  # the comparison follows the face
+        if fields & {"z_id", "z_exp", "snapshots"} and self.comparing:
+            self.refresh()  # the comparison follows the face
 
     def _on_selection(self) -> None:
         self._update_buttons()
-        if self.compare.on:
-            self.compare.changed.emit()
+        if self.comparing:
+            self.refresh()
 
     def _fill(self) -> None:
         row = self.list.currentRow()
@@ -130,6 +145,13 @@ class StatesPanel(QWidget):
         chosen = self.selected is not None
         for b in (self.delete_button, self.apply_button, self.exp_button, self.id_button, self.compare):
             b.setEnabled(chosen)
+
+
+def _compare(session, snap: Snapshot, z_id: np.ndarray, z_exp: np.ndarray, layout: str) -> View:
+    """(runs in the worker) The stored face and the current one, (N, 3) mm each, the current one
+    coloured by its per-vertex distance (N,) mm from the stored one."""
+    stored, current = session.decode(snap.z_id, snap.z_exp)[0], session.decode(z_id, z_exp)[0]
+    return View([stored, current], [snap.name, "current"], np.linalg.norm(current - stored, axis=1), layout)
 
 
 def _button(icon: str, text: str, slot) -> QPushButton:

@@ -103,12 +103,14 @@ def make_window(qtbot, settings):
 
 def _wait_frame(qtbot, window) -> None:
     window.decoder.wait()
-    qtbot.waitUntil(lambda: not window.decoder.busy and window.vertices is not None, timeout=10_000)
+    window.states.comparer.wait()
+    qtbot.waitUntil(lambda: not (window.decoder.busy or window.states.comparer.busy) and window.vertices is not None,
+                    timeout=10_000)
 
 
 @pytest.fixture
 def wait_frame(qtbot):
-    """wait_frame(window): wait until every requested decode has been shown."""
+    """wait_frame(window): wait until every requested decode (face and comparison) has been shown."""
     return lambda window: _wait_frame(qtbot, window)
 
 

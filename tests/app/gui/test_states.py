@@ -63,6 +63,9 @@ def test_compare_side_by_side_and_overlaid_with_distance(make_window, trained, w
     panel.store_button.click()
     current = edit_face(window, wait_frame, -2.0, "mouth_stretch")
     panel.compare.set_on(True)
+    assert panel.comparer.busy and not vp.comparing  # decoded in the comparison worker, not here
+    wait_frame(window)
+    np.testing.assert_allclose(vp.renderer.GetActiveCamera().GetDirectionOfProjection(), (0, 0, -1), atol=1e-6)
     assert vp.comparing and not vp.compared[2].actor.GetVisibility() and vp.colorbar.GetVisibility()
     a, b = (window.session.decode(s.z_id, s.z_exp)[0] for s in (stored, current))
     from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -72,15 +75,22 @@ def test_compare_side_by_side_and_overlaid_with_distance(make_window, trained, w
     assert x0 < x1
     artifact(window, "states_side_by_side")
     panel.compare.layout_choice.setCurrentText("Overlay")
+    wait_frame(window)
     assert vp.compared[0].actor.GetPosition() == vp.compared[1].actor.GetPosition()
     assert vp.compared[0].actor.GetProperty().GetOpacity() < 1.0
     artifact(window, "states_overlay")
+    camera = vp.renderer.GetActiveCamera()
+    camera.Azimuth(25.0)  # the user turns the view
+    turned = camera.GetPosition()
+    lut = vp.compared[1].actor.GetMapper().GetLookupTable()
     window.expression.preset.setCurrentText("smile")  # the comparison follows the face
     wait_frame(window)
     s = window.doc.state
     now = window.session.decode(s.z_id, s.z_exp)[0]
     np.testing.assert_allclose(vtk_to_numpy(vp.compared[1].polydata.GetPointData().GetScalars()),
                                np.linalg.norm(now - a, axis=1), atol=1e-3)
+    np.testing.assert_allclose(camera.GetPosition(), turned)  # the user's camera is kept
+    assert vp.compared[1].actor.GetMapper().GetLookupTable() is lut  # recoloured in place
     panel.compare.set_on(False)
     assert not vp.comparing and vp.mesh.actor.GetVisibility()
 
