@@ -97,13 +97,14 @@ def _during_training(app, window, meter: _Meter, tmp: Path, steps: int) -> tuple
 
     from ..core.data.packed import write_packed
     from ..core.data.synth.generate import SynthConfig, generate
+    from .dialogs.train_form import TINY_NAME
 
     write_packed(generate(SynthConfig(subjects=6, per_subject=20, seed=1)), tmp / "data")
     dialog = window.show_train_dialog()
     dialog.out.setText(str(tmp / "run"))
     dialog.set_dataset(tmp / "data")
     _wait(app, lambda: dialog.scanned is not None, 60)
-    dialog.form.size.setCurrentIndex(0)  # tiny network, small batches: 5 training subjects
+    dialog.form.size.setCurrentText(TINY_NAME)  # tiny network, small batches: 5 training subjects
     dialog.form.k.setValue(2)
     dialog.form.steps.setValue(steps)
     dialog.form.eval_every.setValue(max(steps // 4, 1))

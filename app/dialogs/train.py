@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLab
 from superqt.utils import create_worker
 
 from faceforge.core.errors import FaceForgeError, TrainingError
+from faceforge.core.train.config import TrainConfig
 from faceforge.core.train.events import DoneEvent, EvalEvent, StepEvent
 
 from ..training import TrainingJob
@@ -74,6 +75,7 @@ class TrainDialog(QDialog):
             grid.addWidget(QLabel(label), row, 0)
             grid.addWidget(edit, row, 1)
             grid.addWidget(_button("Browse…", lambda e=edit, t=title: self._browse(e, t)), row, 2)
+        grid.addWidget(_button("Manifest…", self._browse_manifest), 0, 3)
         plots = QHBoxLayout()
         plots.addWidget(self.losses)
         plots.addWidget(self.metrics)
@@ -122,7 +124,7 @@ class TrainDialog(QDialog):
     def start(self, resume: bool) -> TrainingJob | None:
         """Train in a child process: from scratch, or `resume` from the run folder's checkpoint."""
         try:
-            config = self.form.config()
+            config = self._resumed_config() if resume else self.form.config()
         except FaceForgeError as exc:
             self.error_box = show_error(self, "Invalid training settings", exc)
             return None
@@ -136,6 +138,18 @@ class TrainDialog(QDialog):
         self.redraw.start()
         self._update_buttons()
         return self.job
+
+    def _resumed_config(self) -> TrainConfig:
+        """The run's recorded settings with the form's step budget and threads, shown in the form:
+        a resumed run must train on as it started (the trainer refuses other settings)."""
+        from faceforge.core.train.checkpoint import find_checkpoint, read_trainer_info
+
+        form = self.form.config()
+        recorded = read_trainer_info(find_checkpoint(self.out.text()) or self.out.text())["config"]
+        config = TrainConfig.from_dict(recorded, where="(run)").replace(steps=form.steps, threads=form.threads)
+        self.form.set_config(config)
+        self.form.mark_custom()
+        return config
 
     def stop(self) -> None:
         """Ask the trainer to stop after the current step (it writes a checkpoint)."""
@@ -243,6 +257,11 @@ class TrainDialog(QDialog):
             edit.setText(folder)
             if edit is self.data:
                 self.scan()
+
+    def _browse_manifest(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Dataset manifest", self.data.text(), "Manifest (*.csv)")
+        if path:
+            self.set_dataset(path)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if self.running:

@@ -2,6 +2,9 @@
 import numpy as np
 import pytest
 
+from faceforge.app.dialogs.train_form import CUSTOM, TINY_NAME, default_yaml
+from faceforge.core.train.config import TrainConfig
+
 
 @pytest.fixture(scope="module")
 def dataset_folder(tmp_path_factory):
@@ -16,7 +19,7 @@ def dataset_folder(tmp_path_factory):
 
 def tiny(dialog, steps: int) -> None:
     f = dialog.form
-    f.size.setCurrentIndex(0)
+    f.size.setCurrentText(TINY_NAME)
     f.steps.setValue(steps)
     f.k.setValue(2)
     f.m.setValue(4)
@@ -31,7 +34,7 @@ def scanned(qtbot, dialog, folder):
     if worker is None:
         dialog.data.setText(str(folder))
         worker = dialog.scan()
-    with qtbot.waitSignal(worker.finished, timeout=20_000):
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
 
 
@@ -46,6 +49,21 @@ def test_dataset_validation_summary(make_window, dataset_folder, tmp_path, qtbot
     scanned(qtbot, dialog, tmp_path / "nothing")
     assert "Cannot use this dataset" in dialog.summary.text() and not dialog.start_button.isEnabled()
     dialog.close()
+
+
+def test_presets_fill_the_form_and_an_edit_makes_it_custom(make_window):
+    form = make_window().show_train_dialog().form
+    shipped = TrainConfig.from_yaml(default_yaml())
+    config = form.config()
+    assert form.preset.currentIndex() == 0 and form.size.currentIndex() == 0
+    assert (config.lr, config.steps, config.model, config.loss) == (shipped.lr, shipped.steps, shipped.model,
+                                                                    shipped.loss)
+    form.preset.setCurrentIndex(1)
+    assert form.size.currentText() == TINY_NAME and form.config().steps == 2000
+    assert form.config().model.channels == (8, 16, 16)
+    form.lr.setValue(1e-3)
+    assert form.preset.currentText() == CUSTOM and form.config().lr == 1e-3
+    assert form.config().steps == 2000  # the preset's other fields stay
 
 
 def test_tiny_training_runs_to_the_end_and_loads(make_window, trained, dataset_folder, tmp_path, qtbot,
@@ -95,8 +113,10 @@ def test_cancel_writes_checkpoint_and_resume_finishes(make_window, dataset_folde
     assert stopped.cancelled and 3 <= stopped.step < 400 and (stopped.checkpoint / "config.json").exists()
     assert dialog.resume_button.isEnabled()
     dialog.form.steps.setValue(stopped.step + 5)
+    dialog.form.lr.setValue(1e-3)  # resuming trains on with the run's own settings
     with qtbot.waitSignal(dialog.finished_run, timeout=180_000) as done:
         dialog.resume_button.click()
+    assert dialog.form.lr.value() == 2e-3 and dialog.form.preset.currentText() == CUSTOM
     qtbot.waitUntil(lambda: not dialog.running, timeout=10_000)
     assert not done.args[0].cancelled and done.args[0].step == stopped.step + 5
     assert dialog.steps[-5:] == list(range(stopped.step + 1, stopped.step + 6))
