@@ -14,42 +14,10 @@ import numpy as np
 
 from faceforge.core.document import State
 from faceforge.core.models.measures import distance_from_neutral
+from faceforge.core.models.semantics import PriorAxes
 
 SLIDER_DIRECTIONS = 10  # identity sliders: the main axes of the identity prior
 HEATMAPS = ("none", "neutral")  # what the editor's face can be coloured by (see `Session.decode_frame`)
-
-
-@dataclass(frozen=True, eq=False)
-class IdentityBasis:
-    """Principal axes of the identity prior: z = mean + sum_k c_k * scales[k] * axes[k].
-
-    mean : (I,); axes : (I, I) orthonormal rows, by decreasing variance; scales : (I,) std devs.
-    """
-
-    mean: np.ndarray
-    axes: np.ndarray
-    scales: np.ndarray
-
-    @classmethod
-    def from_precision(cls, mean: np.ndarray, precision: np.ndarray) -> IdentityBasis:
-        """The eigenbasis of the covariance inv(precision)."""
-        var, vec = np.linalg.eigh(np.linalg.inv(precision.astype(np.float64)))
-        order = np.argsort(var)[::-1]
-        return cls(mean.astype(np.float32), vec[:, order].T.astype(np.float32),
-                   np.sqrt(np.maximum(var[order], 1e-12)).astype(np.float32))
-
-    def coords(self, z: np.ndarray) -> np.ndarray:
-        """(I,) coordinates of a code in standard deviations along each axis."""
-        return (self.axes @ (z - self.mean)) / self.scales
-
-    def with_coord(self, z: np.ndarray, k: int, value: float) -> np.ndarray:
-        """`z` moved along axis k so its coordinate there is `value` (std devs)."""
-        return (z + (value - self.coords(z)[k]) * self.scales[k] * self.axes[k]).astype(np.float32)
-
-    def random(self, seed: int, spread: float = 1.0) -> np.ndarray:
-        """A code drawn from the prior (scaled by `spread`), reproducible from `seed`."""
-        c = np.random.default_rng(seed).standard_normal(len(self.scales)) * spread
-        return (self.mean + (c * self.scales) @ self.axes).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +37,7 @@ class Session:
     model: Any  # FaceModel
     semantics: Any  # Semantics | None
     triangles: np.ndarray  # (T, 3) int64
-    basis: IdentityBasis
+    basis: PriorAxes  # the identity sliders' axes
 
     @property
     def name(self) -> str:
@@ -131,9 +99,5 @@ def load_session(folder: str | Path) -> Session:
     folder = Path(folder)
     model = load_model(folder)
     semantics = Semantics.load(folder)
-    if semantics is not None:
-        basis = IdentityBasis.from_precision(semantics.identity_prior.mean, semantics.identity_prior.precision)
-    else:
-        basis = IdentityBasis(np.zeros(model.id_dim, np.float32), np.eye(model.id_dim, dtype=np.float32),
-                              np.ones(model.id_dim, np.float32))
+    basis = semantics.identity_prior.axes() if semantics is not None else PriorAxes.identity(model.id_dim)
     return Session(folder, model, semantics, model.template.triangles().astype(np.int64), basis)

@@ -1,7 +1,6 @@
 """Identity panel: random identity, prior-axis sliders, attribute sliders, plausibility."""
 from __future__ import annotations
 
-import numpy as np
 import qtawesome as qta
 from qtpy.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
@@ -57,7 +56,7 @@ class IdentityPanel(QWidget):
         sem = session.semantics
         self.attribute_box.setVisible(sem is not None)
         for name in (sem.attributes if sem is not None else []):
-            lo, hi = _attribute_range(session, name)
+            lo, hi = session.semantics.attribute_range(name, SIGMA)
             self.attributes.add(name, name.capitalize(), lo, hi)
 
     def randomize(self) -> None:
@@ -101,16 +100,6 @@ class IdentityPanel(QWidget):
             return
         self.attributes.show_values({n: float(sem.attribute(z, n)) for n in self.attributes.sliders})
         self.plausibility.setValue(round(100 * float(sem.identity_prior.plausibility(z))))
-
-
-def _attribute_range(session: Session, name: str) -> tuple[float, float]:
-    """Mean value +- 3 std devs of the attribute's read-out under the identity prior."""
-    sem = session.semantics
-    prior = sem.identity_prior
-    w = sem.readout[sem.attributes.index(name), :-1].astype(np.float64)
-    std = float(np.sqrt(w @ np.linalg.inv(prior.precision.astype(np.float64)) @ w))
-    mid = float(sem.attribute(prior.mean, name))
-    return mid - SIGMA * std, mid + SIGMA * std
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:

@@ -57,6 +57,45 @@ class Gaussian:
         return (self.mean + (z - self.mean) * scale).astype(np.float32)
 
 
+    def axes(self) -> "PriorAxes":
+        """The principal axes of this Gaussian (the eigenbasis of its covariance)."""
+        var, vec = np.linalg.eigh(np.linalg.inv(self.precision.astype(np.float64)))
+        order = np.argsort(var)[::-1]
+        return PriorAxes(np.asarray(self.mean, np.float32), vec[:, order].T.astype(np.float32),
+                         np.sqrt(np.maximum(var[order], 1e-12)).astype(np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class PriorAxes:
+    """Principal axes of a code prior: z = mean + sum_k c_k * scales[k] * axes[k] (the editor's
+    identity sliders, c_k in standard deviations).
+
+    mean : (D,); axes : (D, D) orthonormal rows, by decreasing variance; scales : (D,) std devs.
+    """
+
+    mean: np.ndarray
+    axes: np.ndarray
+    scales: np.ndarray
+
+    @classmethod
+    def identity(cls, dim: int) -> "PriorAxes":
+        """Unit axes around zero, for a model stored without a prior."""
+        return cls(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32), np.ones(dim, np.float32))
+
+    def coords(self, z: np.ndarray) -> np.ndarray:
+        """(D,) coordinates of a code in standard deviations along each axis."""
+        return (self.axes @ (z - self.mean)) / self.scales
+
+    def with_coord(self, z: np.ndarray, k: int, value: float) -> np.ndarray:
+        """`z` moved along axis k so its coordinate there is `value` (std devs)."""
+        return (z + (value - self.coords(z)[k]) * self.scales[k] * self.axes[k]).astype(np.float32)
+
+    def random(self, seed: int, spread: float = 1.0) -> np.ndarray:
+        """A code drawn from the prior (scaled by `spread`), reproducible from `seed`."""
+        c = np.random.default_rng(seed).standard_normal(len(self.scales)) * spread
+        return (self.mean + (c * self.scales) @ self.axes).astype(np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class Semantics:
     """Named controls of one model; see the module docstring."""
@@ -93,6 +132,13 @@ class Semantics:
         n, w = self.directions[a], self.readout[a, :-1]
         step = (value - self.attribute(z_id, name)) / float(n @ w)
         return (np.asarray(z_id) + np.multiply.outer(step, n)).astype(np.float32)
+
+    def attribute_range(self, name: str, sigma: float = 3.0) -> tuple[float, float]:
+        """The attribute's mean value -+ `sigma` std devs of its read-out under the identity prior."""
+        prior, w = self.identity_prior, self.readout[self._index(name), :-1].astype(np.float64)
+        std = float(np.sqrt(w @ np.linalg.inv(prior.precision.astype(np.float64)) @ w))
+        mid = float(self.attribute(prior.mean, name))
+        return mid - sigma * std, mid + sigma * std
 
     def _index(self, name: str) -> int:
         if name not in self.attributes:

@@ -92,3 +92,31 @@ def test_fit_for_checkpoint_uses_only_the_training_subjects(trained):
     fitted = fit_for_checkpoint(folder, data)
     assert fitted.info["subjects"] == 6 and fitted.info["meshes"] == 120  # 2 of 8 held out
     assert Semantics.load(folder).info == fitted.info
+
+
+def test_prior_axes_are_the_identity_prior_in_standard_deviations(trained, semantics):
+    model, data, _ = trained
+    prior, axes = semantics.identity_prior, semantics.identity_prior.axes()
+    np.testing.assert_allclose(axes.axes @ axes.axes.T, np.eye(8), atol=1e-5)  # orthonormal rows
+    assert (np.diff(axes.scales) <= 1e-6).all()  # by decreasing std dev
+    cov = np.linalg.inv(prior.precision)
+    np.testing.assert_allclose(axes.axes.T @ np.diag(axes.scales ** 2) @ axes.axes, cov, rtol=1e-3, atol=1e-5)
+    z_id, _ = model.encode(np.asarray(data.vertices[:1]))
+    moved = axes.with_coord(z_id[0], 2, 1.5)
+    assert axes.coords(moved)[2] == pytest.approx(1.5, abs=1e-4)
+    np.testing.assert_allclose(np.delete(axes.coords(moved), 2), np.delete(axes.coords(z_id[0]), 2), atol=1e-4)
+    draws = np.stack([axes.random(seed) for seed in range(4000)])
+    np.testing.assert_array_equal(axes.random(7), draws[7])  # reproducible from the seed
+    np.testing.assert_allclose(draws.mean(0), prior.mean, atol=0.1 * axes.scales.max())
+    assert np.median(prior.distance2(draws)) == pytest.approx(7.34, rel=0.1)  # chi2(8) median
+
+
+def test_attribute_range_spans_the_prior(semantics):
+    lo, hi = semantics.attribute_range("age", sigma=3.0)
+    mid = float(semantics.attribute(semantics.identity_prior.mean, "age"))
+    assert lo < mid < hi and (hi - mid) == pytest.approx(mid - lo)
+    draws = np.stack([semantics.identity_prior.axes().random(s) for s in range(2000)])
+    ages = semantics.attribute(draws, "age")
+    assert np.mean((ages > lo) & (ages < hi)) > 0.99  # +-3 sigma holds nearly all of the prior
+    with pytest.raises(KeyError, match="choose from"):
+        semantics.attribute_range("height")
