@@ -161,4 +161,4 @@ def _ask_screenshot(w) -> None:
 
     path, _ = QFileDialog.getSaveFileName(w, "Save screenshot", "face.png", "PNG image (*.png)")
     if path:
-        w.viewport.save_screenshot(path)
+        files.save_screenshot(w, path)

@@ -234,6 +234,16 @@ def export_sequence(window, folder: Path):
     return worker
 
 
+def save_screenshot(window, path: str | Path) -> bool:
+    """Write the viewport's frame as PNG; an error box (nothing else changes) when it cannot."""
+    try:
+        window.viewport.save_screenshot(path)
+    except OSError as exc:
+        window.show_error("Cannot save screenshot", exc)
+        return False
+    return True
+
+
 def _run(window, title: str, fn, *args):
     def done(paths) -> None:
         window.statusBar().showMessage(f"{title}: wrote {len(paths)} file(s) to {Path(paths[0]).parent}", 6000)

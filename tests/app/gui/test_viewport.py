@@ -83,3 +83,15 @@ def test_view_changes_coalesce_into_one_render(make_window, trained, qtbot):
     viewport.window.RemoveObserver(tag)
     assert len(renders) == 2
     assert viewport.mesh.actor.GetProperty().GetEdgeVisibility() and viewport.colorbar.GetVisibility()
+
+
+def test_screenshot_to_an_unwritable_place_says_so(make_window, trained, tmp_path):
+    from faceforge.app import files
+
+    window = make_window(trained[0])
+    assert files.save_screenshot(window, tmp_path / "face.png") and (tmp_path / "face.png").stat().st_size > 1000
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert not files.save_screenshot(window, blocker / "face.png")
+    assert window.error_box is not None and "Cannot save screenshot" in window.error_box.windowTitle()
+    assert blocker.read_text() == "not a folder" and window.vertices is not None
