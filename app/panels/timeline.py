@@ -102,9 +102,11 @@ class TimelinePanel(QWidget):
         self.play_button.toggled.connect(self._on_play)
         self.loop = QCheckBox("Loop", checked=True)
         self.fps = QDoubleSpinBox(minimum=1, maximum=120, decimals=0, suffix=" fps")
-        self.fps.valueChanged.connect(lambda v: doc.edit("Frame rate", fps=float(v)))
+        self.fps.valueChanged.connect(lambda v: doc.edit("Frame rate", merge="fps", fps=float(v)))
         self.duration = QDoubleSpinBox(minimum=0.1, maximum=600, decimals=2, suffix=" s")
-        self.duration.valueChanged.connect(lambda v: doc.edit("Timeline length", duration=float(v)))
+        self.duration.valueChanged.connect(lambda v: doc.edit("Timeline length", merge="duration", duration=float(v)))
+        for box in (self.fps, self.duration):  # arrow clicks or typing: one undo step until focus leaves
+            box.editingFinished.connect(doc.end_merge)
         self.clock = QLabel()
         bar = QHBoxLayout()
         for w in (self.play_button, self.loop, self.fps, self.duration, self.clock):
@@ -192,7 +194,7 @@ class TimelinePanel(QWidget):
 
     def _tick(self) -> None:
         s = self.doc.state
-        t = self.time + 1 / s.fps
+        t = (round(self.time * s.fps) + 1) / s.fps  # frame-exact: no drift from summed steps
         if t > s.duration + 1e-9:
             if not self.loop.isChecked():
                 self.stop()
