@@ -77,6 +77,13 @@ def test_expression_preset_and_arkit_slider(make_window, trained, wait_frame, ar
     wait_frame(window)
     assert window.doc.state.preset == "mouth_stretch"
     assert np.abs(window.vertices - neutral).max() > 0.5
+    full = window.vertices.copy()
+    sem = window.session.semantics
+    window.expression.intensity.setValue(0.5)
+    wait_frame(window)
+    np.testing.assert_allclose(window.doc.state.z_exp, sem.category("mouth_stretch", 0.5), atol=1e-6)
+    assert 0.1 < np.abs(window.vertices - neutral).max() < np.abs(full - neutral).max()  # half way, roughly
+    window.expression.intensity.setValue(1.0)
     units = window.session.arkit_units
     jaw = window.expression.forms["Jaw"].sliders[str(units.index("jawOpen"))]
     jaw.setValue(1.0)
@@ -112,6 +119,9 @@ def test_random_identity_is_seeded_and_projectable(make_window, trained, wait_fr
     low = window.identity.plausibility.value()
     window.identity.project()
     assert window.identity.plausibility.value() > low
+    window.identity.reset()
+    np.testing.assert_allclose(window.doc.state.z_id, window.session.semantics.identity_prior.mean, atol=1e-6)
+    assert window.identity.axes.sliders["axis0"].value() == pytest.approx(0.0, abs=0.01)  # sliders follow
 
 
 def test_save_and_reopen_project(make_window, trained, tmp_path, wait_frame):
@@ -119,8 +129,10 @@ def test_save_and_reopen_project(make_window, trained, tmp_path, wait_frame):
     window.identity.axes.sliders["axis1"].setValue(-1.5)
     window.expression.preset.setCurrentText("smile")
     window.timeline.add_key("identity")
+    window.viewport.camera_preset("side")
+    window.viewport.renderer.GetActiveCamera().Azimuth(20)  # the user turned the face a little
     wait_frame(window)
-    edited = window.vertices.copy()
+    edited, view = window.vertices.copy(), window.viewport.view_state()
     path = tmp_path / "face.ffproj"
     assert files.save_as(window, path)
     assert window.windowTitle().startswith("face.ffproj —")
@@ -131,6 +143,10 @@ def test_save_and_reopen_project(make_window, trained, tmp_path, wait_frame):
     assert other.doc.path == path and not other.doc.dirty
     assert other.doc.state.changed_fields(state) == set()
     np.testing.assert_allclose(other.vertices, edited, atol=1e-4)
+    restored = other.viewport.view_state()
+    assert restored["preset"] == "side"
+    for key in ("position", "focal_point", "view_up"):
+        np.testing.assert_allclose(restored[key], view[key], atol=1e-3)
 
 
 @pytest.mark.parametrize("content", [b"\x00\xffgarbage", b'{"format": "faceforge-project", "version": 99}',
