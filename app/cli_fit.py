@@ -1,8 +1,11 @@
 """`faceforge fit`, `faceforge neutralize` and `faceforge bench fit`: the command-line side of
 core.fit (progress bars, tables, exit codes). SCAN may be one file or a folder of them; in a
-folder, one scan's failure is reported in the summary and the others are still fitted."""
+folder, one scan's failure is reported in the summary and the others are still fitted. Ctrl-C
+ends either with one line on stderr and exit code 130 (a batch prints its summary first)."""
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +45,20 @@ def _common(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
 
 
+def _interruptible(run: Callable[..., int]) -> Callable[..., int]:
+    """Turn Ctrl-C (KeyboardInterrupt) into one line on stderr and exit code 130, no traceback."""
+    @functools.wraps(run)
+    def wrapper(args) -> int:
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            print(f"faceforge {args.command}: interrupted (Ctrl-C); {args.out} was not written", file=sys.stderr)
+            return 130
+
+    return wrapper
+
+
+@_interruptible
 def run_fit(args) -> int:
     """`faceforge fit`: one scan -> a fit folder and its region table; a folder -> a batch."""
     from faceforge.core.fit.batch import region_table
@@ -54,14 +71,15 @@ def run_fit(args) -> int:
     if out.exists() and not (out.is_dir() and ((out / FILES[0]).is_file() or not any(out.iterdir()))):
         raise SystemExit(f"faceforge fit: '{out}' exists and is not a fit folder; choose a new or empty folder")
     result = fitter.fit(args.scan)
-    result.save(out)
     print(region_table(result))
     for note in result.notes:
         print(f"note: {note}")
+    result.save(out)  # atomic: an interrupt leaves `out` as it was
     print(f"fitted in {result.seconds:.1f} s; wrote {args.out}")
     return 0
 
 
+@_interruptible
 def run_neutralize(args) -> int:
     """`faceforge neutralize`: one scan -> neutral.obj; a folder -> a batch of OBJs."""
     from faceforge.core.fit.batch import write_neutral

@@ -2,8 +2,7 @@
 
     load_for_display(path) -> LoadedScan         # core.fit.scan.load_scan + a lighter display copy
     fit_job(model, scan, options, landmarks, cancel)
-        # generator: RigidFit (landmark alignment, when picked), FitProgress ... -> FitResult
-    export_neutral(result, path)                 # the neutral face as OBJ with UVs
+        # generator: core.fit.fitting.fit_scan's FitProgress (the first with the RigidFit) -> FitResult
 
 The fit itself always uses the full scan; only the display copy is reduced (above
 `DISPLAY_LIMIT` vertices, to about `DISPLAY_TARGET`).
@@ -17,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from faceforge.core.mesh.io import FORMATS
+
+from .workers import reported
 
 SCAN_FILTER = "Scans (" + " ".join(f"*{s}" for s in FORMATS) + ")"
 DISPLAY_LIMIT = 500_000  # scans with more vertices are shown reduced
@@ -96,41 +97,15 @@ def _cluster(polydata, divisions: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_job(model, scan, options=None, landmarks: dict[str, np.ndarray] | None = None,
             cancel: threading.Event | None = None):
-    """Fit `scan` with `model` (a generator for a superqt worker).
+    """core.fit.fitting.fit_scan for a superqt worker (alignment, landmarks and all in core).
 
-    With `landmarks` (name -> (3,) scan coordinates, at least 4) the scan is first aligned from
-    them and the RigidFit is yielded, so the view can show the alignment while the fit runs.
-    Yields FitProgress records; returns the FitResult. Raises ScanError, FitCancelled.
+    Yields FitProgress (the first carries the RigidFit); returns the FitResult. Raises ScanError,
+    FitCancelled, or JobError for a RuntimeError, which superqt's GeneratorWorker would drop.
     """
     from faceforge.core.fit.fitting import FitOptions, fit_scan
 
-    rigid = None
-    if landmarks:
-        from faceforge.core.fit.rigid import align_from_landmarks
-
-        names = list(landmarks)
-        points = np.stack([landmarks[n] for n in names])
-        rigid = align_from_landmarks(points, names, mean_face(model), model.template)
-        yield rigid
-    return (yield from fit_scan(model, scan, options or FitOptions(), landmarks=landmarks, rigid=rigid,
-                                cancel=cancel))
-
-
-def mean_face(model) -> np.ndarray:
-    """(N, 3) float32 mm: the model's face at zero identity and expression codes."""
-    z_id, z_exp = np.zeros((1, model.id_dim), np.float32), np.zeros((1, model.exp_dim), np.float32)
-    return np.asarray(model.decode(z_id, z_exp)[0], np.float32)
-
-
-def residual_stats(residual: np.ndarray) -> dict[str, float]:
-    """mean, median, p95, max (mm) of the finite residuals and their coverage (fraction)."""
-    r = np.asarray(residual, np.float64)
-    finite = r[np.isfinite(r)]
-    if finite.size == 0:
-        return {"mean": np.nan, "median": np.nan, "p95": np.nan, "max": np.nan, "coverage": 0.0}
-    return {"mean": float(finite.mean()), "median": float(np.median(finite)),
-            "p95": float(np.percentile(finite, 95)), "max": float(finite.max()),
-            "coverage": finite.size / r.size}
+    return (yield from reported(fit_scan(model, scan, options or FitOptions(), landmarks=landmarks or None,
+                                         cancel=cancel)))
 
 
 def summary(result) -> str:
@@ -141,15 +116,6 @@ def summary(result) -> str:
 
 def residual_line(result) -> str:
     """One line: mean, median and 95th percentile of the residual."""
-    s = residual_stats(result.residual)
+    s = result.errors()
     return f"residual mean {s['mean']:.2f} mm, median {s['median']:.2f} mm, 95 % {s['p95']:.2f} mm"
 
-
-def export_neutral(result, path: str | Path) -> list[Path]:
-    """Write the neutral face as OBJ with the template's UVs, in the scan's frame and units (as
-    the fit folder's neutral.obj); returns the files written."""
-    from faceforge.core.mesh.io import write_obj
-
-    t = result.template
-    write_obj(path, result.in_scan_frame(result.neutral), t.faces, t.uvs, t.face_uvs)
-    return [Path(path)]

@@ -1,4 +1,5 @@
-"""A raw scan in the viewport: the scan, the fitted mesh with its residual and the neutral face.
+"""A raw scan in the viewport: the scan, the fitted mesh with its residual, the neutral face and
+the scan's identity with the editor's expression.
 
     ScanLayer(viewport)                # its actors live in the viewport's renderer
       scan      vtkQuadricLODActor     # the display mesh (or points), semi-transparent, blue, a
@@ -6,10 +7,11 @@
                                        #   maps scan -> model frame once aligned
       fit       scene.MeshActor        # registered mesh (template topology), residual heat map
       neutral   scene.MeshActor        # the neutralized face, beside the fit (+X)
+      expression scene.MeshActor       # the fit's identity with the editor's expression (-X)
       colorbar  vtkScalarBarActor
 
 Before a fit the scan is shown in its file's frame; afterwards everything is in the model frame
-(mm, Y up, face toward +Z). While any of the three is shown the editor's face is hidden.
+(mm, Y up, face toward +Z). While any of them is shown the editor's face is hidden.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ SCAN_RGB = (0.42, 0.68, 0.96)
 SCAN_OPACITY = 0.45
 SCAN_DEPTH_OFFSET = (2.0, 64.0)  # polygon offset (factor, units) pushing the scan behind the fit
 NAN_RGBA = (0.62, 0.62, 0.64, 1.0)  # residual colour where the scan has no data
-NEUTRAL_SPACING = 1.3  # the neutral face sits this many face widths to the right
-PARTS = ("scan", "fit", "neutral")
+NEUTRAL_SPACING = 1.3  # the neutral (expression) face sits this many face widths right (left)
+PARTS = ("scan", "fit", "neutral", "expression")
 
 
 def similarity_matrix(transform) -> vtkMatrix4x4:
@@ -70,6 +72,7 @@ class ScanLayer:
         self.scan: vtkQuadricLODActor | None = None
         self.fit: MeshActor | None = None
         self.neutral: MeshActor | None = None
+        self.expression: MeshActor | None = None
         self.visible = {part: False for part in PARTS}
         self.colorbar = make_colorbar("residual (mm)")
         self.renderer.AddViewProp(self.colorbar)
@@ -96,7 +99,7 @@ class ScanLayer:
         prop.SetSpecular(0.15)
         prop.SetPointSize(2.0)
         self.renderer.AddActor(self.scan)
-        self.visible.update(scan=True, fit=False, neutral=False)
+        self.visible.update(scan=True, fit=False, neutral=False, expression=False)
         self.refresh()
 
     def set_transform(self, transform) -> None:
@@ -113,7 +116,10 @@ class ScanLayer:
     def set_fit(self, triangles: np.ndarray, registered: np.ndarray, residual: np.ndarray,
                 neutral: np.ndarray, vmax: float) -> None:
         """Show the registered (N, 3) mm mesh coloured by its (N,) residual in mm (NaN: no data,
-        grey) on a 0..`vmax` scale, and keep the neutral face ready beside it."""
+        grey) on a 0..`vmax` scale, and keep the neutral face ready beside it; an expression shown
+        for an earlier fit goes."""
+        self._drop(("expression",))
+        self.visible["expression"] = False
         if self.fit is None or self.fit.n_vertices != len(registered):
             self._drop_meshes()
             self.fit, self.neutral = MeshActor(registered, triangles), MeshActor(neutral, triangles)
@@ -128,6 +134,20 @@ class ScanLayer:
         self.colorbar.SetLookupTable(lut)
         self.visible["fit"] = True
         self.refresh()
+
+    def set_expression(self, triangles: np.ndarray, vertices: np.ndarray) -> None:
+        """Show (N, 3) mm `vertices` (the fit's identity with another expression) left of the fit."""
+        if self.fit is None:
+            return
+        if self.expression is None or self.expression.n_vertices != len(vertices):
+            self._drop(("expression",))
+            self.expression = MeshActor(vertices, triangles)
+            self.renderer.AddActor(self.expression.actor)
+        self.expression.update(vertices)
+        xmin, xmax = self.fit.bounds()[:2]
+        width = xmax - xmin
+        self.expression.actor.SetPosition(-width * NEUTRAL_SPACING, 0.0, 0.0)
+        self.show(expression=True)
 
     def clear_fit(self) -> None:
         """Forget the fit (the scan stays, back in its file's frame)."""
@@ -150,10 +170,14 @@ class ScanLayer:
         self.refresh()
 
     def _drop_meshes(self) -> None:
-        for mesh in (self.fit, self.neutral):
+        self._drop(("fit", "neutral", "expression"))
+
+    def _drop(self, parts: tuple[str, ...]) -> None:
+        for part in parts:
+            mesh = getattr(self, part)
             if mesh is not None:
                 self.renderer.RemoveActor(mesh.actor)
-        self.fit = self.neutral = None
+            setattr(self, part, None)
 
     def _shown(self, part: str) -> bool:
         return self.visible[part] and getattr(self, part) is not None

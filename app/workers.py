@@ -3,13 +3,29 @@
 `LatestWins` serves a stream of requests (slider drags): at most one job runs, at most one
 waits, and a newer request replaces the waiting one, so stale decodes are dropped rather
 than queued. Results arrive on the GUI thread through the worker's `returned` signal.
+`reported` wraps a generator job so that every exception reaches the worker's `errored`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 from superqt.utils import create_worker
+
+Y, S, R = TypeVar("Y"), TypeVar("S"), TypeVar("R")
+
+
+class JobError(Exception):
+    """A RuntimeError (torch raises many) from a generator job; the original is its __cause__."""
+
+
+def reported(gen: Generator[Y, S, R]) -> Generator[Y, S, R]:
+    """Run `gen` (values sent in pass through), re-raising a RuntimeError as JobError: superqt's
+    GeneratorWorker takes a RuntimeError for a deleted worker and drops it, `errored` never fires."""
+    try:
+        return (yield from gen)
+    except RuntimeError as exc:
+        raise JobError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class LatestWins:

@@ -1,14 +1,17 @@
 """Scan panel: load a raw scan, fit it with progress and cancel, inspect, neutralize, use.
 
     Load scan… -> scanfit.load_for_display (worker) -> ScanLayer.set_scan (semi-transparent)
-    Fit -> scanfit.fit_job (GeneratorWorker; Cancel sets its Event) -> progress bar
-        -> FitResult: scan moved into the model frame, registered mesh with the residual heat map,
-           statistics and the per-region error table
+    Fit -> scanfit.fit_job (GeneratorWorker; Cancel sets its Event) -> progress bar; its first
+        step moves the scan into the model frame (the rigid alignment, from core)
+        -> FitResult: registered mesh with the residual heat map, statistics, per-region errors
     Neutralize / Use in editor (one undoable step: z_id, z_exp) / Export neutral OBJ…
+    Editor expression -> core.fit.transfer.transfer_expression (worker): the scan's identity with
+        the editor's z_exp, left of the fit / Export expression OBJ…
     Landmarks: pick >= 4 named points on the scan, then "Align from landmarks" fits with them.
 
-A failed load or fit shows the error and leaves the document and the scan shown as they were;
-when automatic alignment fails, the error box offers manual landmark picking.
+Any failed load, fit, transfer or export shows the error (an unexpected one with its traceback)
+and leaves the document and the scan shown as they were; when automatic alignment fails, the
+error box offers manual landmark picking.
 """
 from __future__ import annotations
 
@@ -23,8 +26,6 @@ from qtpy.QtWidgets import (QCheckBox, QFileDialog, QGroupBox, QHBoxLayout, QHea
                             QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                             QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from superqt.utils import create_worker, signals_blocked
-
-from faceforge.core.errors import FaceForgeError
 
 from .. import scanfit
 from ..landmarks import MIN_PICKS, LandmarkPicker, landmark_color, pick_order
@@ -45,7 +46,9 @@ class ScanPanel(QScrollArea):
         self.loaded: scanfit.LoadedScan | None = None
         self.result = None  # core.fit FitResult of `loaded`
         self.options = None  # FitOptions for the next fit (None: the defaults)
-        self.worker = self.loader = None
+        self.worker = self.loader = self.transfer = None
+        self.expression = None  # (N, 3) mm, model frame: `result`'s identity with the editor's z_exp
+        self._by_landmarks = False  # the running fit was started from picked landmarks
         self._fit_model = None  # the model `result` was fitted with
         self.cancel = threading.Event()
         self._build()
@@ -80,12 +83,18 @@ class ScanPanel(QScrollArea):
         self.neutralize_button = _button("mdi6.emoticon-neutral-outline", "Neutralize", self.neutralize)
         self.use = _button("mdi6.account-arrow-left", "Use in editor", self.use_in_editor)
         self.export_button = _button("mdi6.export", "Export neutral OBJ…", self.ask_export)
+        self.expression_button = _button("mdi6.emoticon-outline", "Editor expression", self.show_editor_expression)
+        self.expression_button.setToolTip("Show the fitted scan's face (identity and details) with the "
+                                          "editor's current expression")
+        self.export_expression_button = _button("mdi6.export", "Export expression OBJ…",
+                                                lambda: self.ask_export(expression=True))
         self.toggles = {part: QCheckBox(part) for part in PARTS}
         for part, box in self.toggles.items():
             box.toggled.connect(lambda on, p=part: self.layer.show(**{p: on}))
         for w in (self.info, self.notes, _row(self.load_button, self.fit_button, self.cancel_button),
                   self.progress, self.stage, self.stats, self.table,
                   _row(self.neutralize_button, self.use), self.export_button,
+                  _row(self.expression_button, self.export_expression_button),
                   _row(QLabel("Show:"), *self.toggles.values()), self._landmark_box()):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -152,6 +161,7 @@ class ScanPanel(QScrollArea):
             return None
         self.cancel = threading.Event()
         self._fit_model = self.window.session.model
+        self._by_landmarks = bool(landmarks)
         self.progress.setRange(0, 0)
         self.stage.setText("aligning…")
         self.worker = create_worker(scanfit.fit_job, self._fit_model, self.loaded.scan, self.options, landmarks,
@@ -183,17 +193,15 @@ class ScanPanel(QScrollArea):
             QApplication.processEvents()
 
     def _on_progress(self, item) -> None:
-        from faceforge.core.fit.rigid import RigidFit
-
-        if isinstance(item, RigidFit):  # aligned from the picked landmarks
-            self.layer.set_transform(item.transform)
-            self.picker.follow_scan()
-            self.window.viewport.reset_view()
-            self.stage.setText(f"aligned from landmarks · rmse {item.rmse:.2f} mm")
-            return
         self.progress.setRange(0, max(item.total, 1))
         self.progress.setValue(item.step)
         self.stage.setText(f"{item.stage} {item.step}/{item.total} · rmse {item.rmse:.2f} mm")
+        if item.rigid is not None:  # the scan is aligned: show it in the model frame
+            self.layer.set_transform(item.rigid.transform)
+            self.picker.follow_scan()
+            self.window.viewport.reset_view()
+            how = "from landmarks" if self._by_landmarks else "automatically"
+            self.stage.setText(f"aligned {how} · rmse {item.rigid.rmse:.2f} mm")
 
     def _on_fitted(self, result) -> None:
         if self.window.session is None or self.window.session.model is not self._fit_model:
@@ -233,13 +241,13 @@ class ScanPanel(QScrollArea):
         self._update()
 
     def _failed(self, title: str, exc: Exception) -> None:
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
+        """Report any error (an unexpected one with its traceback); nothing else changes."""
         self.window.show_error(title, exc)
 
     # -------------------------------------------------------------- results
     def _show_result(self) -> None:
         r = self.result
+        self.expression = None
         if r is None:
             self.layer.clear_fit()
             self.stats.clear()
@@ -251,7 +259,7 @@ class ScanPanel(QScrollArea):
         vmax = max(float(np.percentile(residual, 98)), 0.5)
         self.layer.set_fit(self.window.session.triangles, r.registered, r.residual, r.neutral, vmax)
         self.stats.setText(scanfit.summary(r))
-        rows = [("all", scanfit.residual_stats(r.residual)), *sorted(r.region_errors().items())]
+        rows = [("all", r.errors()), *sorted(r.region_errors().items())]
         self.table.setRowCount(len(rows))
         for row, (name, e) in enumerate(rows):
             cells = (name, f"{e['mean']:.2f}", f"{e['median']:.2f}", f"{e['p95']:.2f}",
@@ -282,19 +290,50 @@ class ScanPanel(QScrollArea):
         self.layer.show(**dict.fromkeys(PARTS, False))
         self._sync_toggles()
 
-    def ask_export(self) -> None:
-        name = f"{Path(self.loaded.name).stem}_neutral.obj"
-        path, _ = QFileDialog.getSaveFileName(self, "Export neutral face as OBJ", name, "Wavefront OBJ (*.obj)")
+    def show_editor_expression(self):
+        """Compute, in a worker, the fit's identity (codes and refinement offsets) with the
+        editor's current expression codes, and show it left of the fit."""
+        from faceforge.core.fit.transfer import transfer_expression
+
+        if self.result is None or self.transfer is not None:
+            return None
+        result, z_exp = self.result, self.window.doc.state.z_exp.astype(np.float32)
+        self.stage.setText("applying the editor's expression…")
+        self.transfer = create_worker(transfer_expression, result, z_exp, self._fit_model, _connect={
+            "returned": lambda v: self._on_expression(result, v),
+            "errored": lambda e: self._failed("Cannot apply the editor's expression", e),
+            "finished": self._transfer_done})
+        self._update()
+        return self.transfer
+
+    def _on_expression(self, result, vertices: np.ndarray) -> None:
+        if result is not self.result:
+            return  # another fit meanwhile
+        self.expression = vertices
+        self.layer.set_expression(self.window.session.triangles, vertices)
+        self.stage.setText("the scan's identity with the editor's expression (left of the fit)")
+        self._sync_toggles()
+
+    def _transfer_done(self) -> None:
+        self.transfer = None
+        self._update()
+
+    def ask_export(self, expression: bool = False) -> None:
+        what = "expression" if expression else "neutral"
+        name = f"{Path(self.loaded.name).stem}_{what}.obj"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {what} face as OBJ", name, "Wavefront OBJ (*.obj)")
         if path:
-            self.export_to(Path(path).with_suffix(".obj"))
+            self.export_to(Path(path).with_suffix(".obj"), expression)
 
-    def export_to(self, path: Path):
-        """Write the neutral face (scan frame and units, template UVs) in a worker."""
-        def done(paths) -> None:
-            self.window.statusBar().showMessage(f"Wrote {', '.join(Path(p).name for p in paths)}", 6000)
+    def export_to(self, path: Path, expression: bool = False):
+        """Write the neutral face, or with `expression` the one with the editor's expression, in a
+        worker (scan frame and units, template UVs)."""
+        from faceforge.core.fit.batch import write_face
 
-        return create_worker(scanfit.export_neutral, self.result, path,
-                             _connect={"returned": done, "errored": lambda e: self._failed("Export failed", e)})
+        vertices = self.expression if expression else self.result.neutral
+        return create_worker(write_face, self.result, vertices, path, _connect={
+            "returned": lambda _: self.window.statusBar().showMessage(f"Wrote {Path(path).name}", 6000),
+            "errored": lambda e: self._failed("Export failed", e)})
 
     # -------------------------------------------------------------- landmarks
     def toggle_picking(self) -> None:
@@ -356,9 +395,12 @@ class ScanPanel(QScrollArea):
         self.cancel_button.setEnabled(running)
         for w in (self.neutralize_button, self.use, self.export_button):
             w.setEnabled(idle and has_fit)
+        self.expression_button.setEnabled(idle and has_fit and self.transfer is None)
+        self.export_expression_button.setEnabled(idle and self.expression is not None)
         self.toggles["scan"].setEnabled(has_scan)
         for part in ("fit", "neutral"):
             self.toggles[part].setEnabled(has_fit)
+        self.toggles["expression"].setEnabled(self.expression is not None)
         self.pick_button.setEnabled(ready)
         self.undo_pick.setEnabled(bool(self.picker.picks))
         self.align_button.setEnabled(ready and len(self.picker.picks) >= MIN_PICKS)

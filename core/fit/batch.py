@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import FaceForgeError, ScanError
 from ..mesh.io import FORMATS, write_obj
 from ..models.base import FaceModel
-from ..typed import Float32Array
+from ..typed import Float32Array, FloatArray
 from .fitting import FitOptions, FitProgress, fit_scan
 from .result import FitResult
 from .scan import load_scan
@@ -90,11 +90,18 @@ def fit_file(model: FaceModel, path: str | Path, options: FitOptions = FitOption
 def write_neutral(result: FitResult, path: str | Path, frame: str = "scan") -> None:
     """Write the neutralized face as an OBJ with the template's UVs, in the scan's frame and units
     (frame="scan") or the model frame in mm (frame="model")."""
+    write_face(result, result.neutral, path, frame)
+
+
+def write_face(result: FitResult, vertices: FloatArray, path: str | Path, frame: str = "scan") -> None:
+    """Write (N, 3) model-frame mm `vertices` in the fit's template topology (its neutral, or its
+    identity with another expression) as an OBJ with the template's UVs, in the scan's frame and
+    units (frame="scan") or the model frame (frame="model")."""
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
     t = result.template
-    vertices = result.in_scan_frame(result.neutral) if frame == "scan" else result.neutral
-    write_obj(path, vertices, t.faces, t.uvs, t.face_uvs)
+    write_obj(path, result.in_scan_frame(vertices) if frame == "scan" else vertices, t.faces, t.uvs,
+              t.face_uvs)
 
 
 def run_batch(paths: list[Path], outputs: list[Path], fit: Callable[[Path], FitResult],
@@ -115,10 +122,9 @@ def run_batch(paths: list[Path], outputs: list[Path], fit: Callable[[Path], FitR
         except Exception as e:  # a bug on one scan must not lose the others; the row names it
             yield BatchRow(path, output, time.perf_counter() - start, f"{type(e).__name__}: {e}")
             continue
-        covered = result.residual[np.isfinite(result.residual)]
-        yield BatchRow(path, output, time.perf_counter() - start,
-                       residual_mean=float(covered.mean()) if covered.size else math.nan,
-                       coverage=covered.size / len(result.residual))
+        errors = result.errors()
+        yield BatchRow(path, output, time.perf_counter() - start, residual_mean=errors["mean"],
+                       coverage=errors["coverage"])
 
 
 def summary_table(rows: list[BatchRow]) -> str:

@@ -115,12 +115,17 @@ class FitOptions:
 
 @dataclass(frozen=True, eq=False)
 class FitProgress:
-    """One step of a fit: stage name, step (1..total), total, rmse (mm) of the scan matches."""
+    """One step of a fit: stage name, step (1..total), total, rmse (mm) of the scan matches.
+
+    rigid : on the first step ("rigid") the scan -> model initialization, so a view can show the
+        aligned scan while the model fit runs; None on the other steps
+    """
 
     stage: str
     step: int
     total: int
     rmse: float
+    rigid: RigidFit | None = None
 
 
 class FitCancelled(Exception):
@@ -132,10 +137,12 @@ def fit_scan(model: FaceModel, scan: Scan, options: FitOptions = FitOptions(), *
              cancel: threading.Event | None = None) -> Generator[FitProgress, None, FitResult]:
     """Fit `model` to `scan`, yielding FitProgress after every step; return the FitResult.
 
+    The first step carries the rigid initialization (FitProgress.rigid).
+
     landmarks : template landmark name -> (3,) point in scan coordinates: a landmark term, and
         with 4 or more the rigid initialization when `rigid` is None
     rigid : the scan -> model initialization; default align_from_landmarks with >= 4
-        landmarks, else auto_align against the model's mean face
+        landmarks (refined by ICP on the scan), else auto_align against the model's mean face
     cancel : set it (from any thread) to raise FitCancelled at the next step
     """
     start = time.perf_counter()
@@ -145,7 +152,7 @@ def fit_scan(model: FaceModel, scan: Scan, options: FitOptions = FitOptions(), *
     steps.check()
     if rigid is None:
         rigid = _initial_alignment(model, scan, landmarks, options.seed)
-    yield steps.next("rigid", rigid.rmse)
+    yield steps.next("rigid", rigid.rmse, rigid)
     problem = _Problem(model, scan, rigid, landmarks, options)
     for stage in options.stages:
         for _ in range(stage.iterations):
@@ -175,9 +182,9 @@ class _Steps:
         if self.cancel is not None and self.cancel.is_set():
             raise FitCancelled(f"the fit was cancelled after step {self.done} of {self.total}")
 
-    def next(self, stage: str, rmse: float) -> FitProgress:
+    def next(self, stage: str, rmse: float, rigid: RigidFit | None = None) -> FitProgress:
         self.done += 1
-        return FitProgress(stage, self.done, self.total, float(rmse))
+        return FitProgress(stage, self.done, self.total, float(rmse), rigid)
 
     def relay(self, stage: str, gen: Generator[float, None, np.ndarray]):
         """Run a generator of rmse values as steps of `stage`; return its value."""

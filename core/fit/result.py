@@ -66,22 +66,16 @@ class FitResult:
         """(N, 3) model-frame mm -> the scan's frame and units."""
         return self.pose.apply(np.asarray(vertices, np.float32))
 
+    def errors(self) -> dict[str, float]:
+        """`residual_errors` over all template vertices."""
+        return residual_errors(self.residual)
+
     def region_errors(self) -> dict[str, dict[str, float]]:
-        """Template region -> mean, median, p95 of the residual (mm) over its covered vertices,
-        and coverage, the fraction of its vertices with scan data (stats are NaN without any)."""
-        out = {}
-        for name, ids in self.template.regions.items():
-            r = self.residual[ids]
-            r = r[np.isfinite(r)]
-            stats = (float(r.mean()), float(np.median(r)), float(np.quantile(r, 0.95))) \
-                if r.size else (math.nan,) * 3
-            out[name] = dict(zip(("mean", "median", "p95"), stats),
-                             coverage=float(r.size / max(len(ids), 1)))
-        return out
+        """Template region -> `residual_errors` over its vertices."""
+        return {name: residual_errors(self.residual[ids]) for name, ids in self.template.regions.items()}
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (NaN written as null): codes, pose, rigid fit, errors, notes."""
-        covered = self.residual[np.isfinite(self.residual)]
         return _finite({
             "format_version": FORMAT_VERSION,
             "template": {"name": self.template.name, "n_vertices": self.template.n_vertices,
@@ -91,9 +85,7 @@ class FitResult:
             "rigid": {"transform": _transform_json(self.rigid.transform),
                       "rmse": float(self.rigid.rmse), "overlap": float(self.rigid.overlap),
                       "unit_scale": float(self.rigid.unit_scale)},
-            "residual": {"mean": float(covered.mean()) if covered.size else math.nan,
-                         "median": float(np.median(covered)) if covered.size else math.nan,
-                         "coverage": float(covered.size / len(self.residual))},
+            "residual": self.errors(),
             "region_errors": self.region_errors(),
             "seconds": float(self.seconds), "notes": list(self.notes),
         })
@@ -158,6 +150,16 @@ class FitResult:
             raise FitResultError(folder, f"its arrays do not have the template's {n} vertices; "
                                  "fit the scan again")
         return result
+
+
+def residual_errors(residual: FloatArray) -> dict[str, float]:
+    """mean, median and p95 (mm) of the finite values of an (M,) residual (NaN without any), and
+    coverage, the fraction of the M vertices that have them (vertices with scan data)."""
+    r = np.asarray(residual, np.float64)
+    covered = r[np.isfinite(r)]
+    stats = (float(covered.mean()), float(np.median(covered)), float(np.quantile(covered, 0.95))) \
+        if covered.size else (math.nan,) * 3
+    return dict(zip(("mean", "median", "p95"), stats), coverage=float(covered.size / max(r.size, 1)))
 
 
 def compose(outer: SimilarityTransform, inner: SimilarityTransform) -> SimilarityTransform:

@@ -1,6 +1,12 @@
 """`faceforge fit`, `faceforge neutralize` and `faceforge bench fit` on real raw scans of a
 held-out synthetic subject, fitted with the shipped default model."""
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -88,6 +94,42 @@ def test_batch_reports_the_broken_file_and_fits_the_others(scans, person, templa
     for name in ("jaw", "smile"):
         neutral = read_mesh(out / f"{name}.obj").vertices  # model frame, mm
         assert e_neu(person.neutral, neutral[None])[0] < 5.0
+
+
+def test_fit_batch_writes_a_fit_folder_per_good_scan_and_reports_the_broken_one(scans, template, tmp_path, capsys):
+    folder, raws = scans
+    out = tmp_path / "fits"
+    assert main(["fit", str(folder), "-o", str(out), "--no-refine"]) == 1
+    table = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in table.splitlines()[1:-1]}
+    assert set(rows) == {"broken.obj", "jaw.obj", "smile.ply"}
+    assert "FAILED" in rows["broken.obj"] and "malformed" in rows["broken.obj"]
+    assert "2 of 3 scans fitted, 1 failed" in table
+    assert sorted(p.name for p in out.iterdir()) == ["jaw", "smile"]
+    for name, scan in (("jaw", "jaw.obj"), ("smile", "smile.ply")):
+        result = FitResult.load(out / name, template)
+        assert not np.any(result.offsets)  # --no-refine
+        assert f"{result.errors()['mean']:.3f}" in rows[scan]  # the row's residual is the saved fit's
+        assert registration_error(raws[scan], result.in_scan_frame(result.registered), template) < 1.5  # mm
+
+
+@pytest.mark.parametrize("command, out", [("fit", "fit"), ("neutralize", "neutral.obj")])
+def test_ctrl_c_stops_a_single_scan_with_one_line_and_code_130(scans, tmp_path, command, out):
+    folder, _ = scans
+    out = tmp_path / out
+    proc = subprocess.Popen([sys.executable, "-m", "faceforge.app", command, str(folder / "smile.ply"), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"smile.ply" not in seen and proc.poll() is None and time.monotonic() < deadline:  # its progress bar
+        if select.select([proc.stderr], [], [], 0.5)[0]:
+            seen += os.read(proc.stderr.fileno(), 4096)
+    proc.send_signal(signal.SIGINT)  # the fit has started
+    stdout, stderr = proc.communicate(timeout=120)
+    stderr = (seen + stderr).decode()
+    assert proc.returncode == 130, stderr
+    assert f"faceforge {command}: interrupted (Ctrl-C); {out} was not written" in stderr
+    assert "Traceback" not in stderr and not out.exists()
 
 
 def test_bad_inputs_exit_with_a_message(scans, tmp_path, capsys):

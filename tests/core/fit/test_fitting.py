@@ -12,14 +12,17 @@ from faceforge.core.eval.metrics import e_neu
 from faceforge.core.fit.fitting import FitCancelled, FitOptions, FitProgress, FitStage, fit_scan
 from faceforge.core.fit.rawscan import RawScanSpec, make_raw_scan
 from faceforge.core.fit.result import FitResult
-from faceforge.core.fit.rigid import RigidFit
-from faceforge.core.fit.scan import prepare_scan
+from faceforge.core.fit.rigid import RigidFit, align_from_landmarks
+from faceforge.core.fit.scan import load_scan, prepare_scan
 from faceforge.core.mesh.align import procrustes
 from faceforge.core.mesh.closest import closest_points
-from faceforge.core.mesh.io import read_mesh
+from faceforge.core.mesh.io import read_mesh, write_ply
 from faceforge.core.models.registry import load_default_model
 from faceforge.core.progress import drive
 
+CLOUD = FitOptions(samples=8_000, stages=(FitStage("pose", 1, codes=False),
+                                          FitStage("coarse", 3, prior=10.0, sigma=4.0),
+                                          FitStage("fine", 3, sigma=2.0)), refine_iterations=2)
 QUICK = FitOptions(samples=5_000, stages=(FitStage("pose", 1, codes=False), FitStage("codes", 2)),
                    refine_iterations=1)
 
@@ -57,6 +60,11 @@ def smile_fit(model, smile_scan):
     return result, progress
 
 
+def angle(a, b):
+    """Degrees between two (3, 3) rotations."""
+    return float(np.degrees(np.arccos(np.clip((np.trace(a @ b.T) - 1) / 2, -1, 1))))
+
+
 def rigid_error(a, b):
     """E_neu (mm) of `a` against `b` after a rigid Procrustes alignment on all vertices."""
     return float(e_neu(b[None], procrustes(a, b, scale=False).apply(a)[None])[0])
@@ -85,6 +93,7 @@ def test_fit_registers_the_scan_and_neutralizes_it(model, person, smile_scan, sm
 def test_progress_steps_are_monotone_and_end_with_the_refinement(smile_fit):
     result, progress = smile_fit
     assert all(isinstance(p, FitProgress) for p in progress)
+    assert progress[0].rigid is result.rigid and all(p.rigid is None for p in progress[1:])
     assert [p.step for p in progress] == list(range(1, len(progress) + 1))
     assert all(p.total == len(progress) for p in progress)
     stages = [p.stage for p in progress]
@@ -133,12 +142,40 @@ def test_picked_landmarks_start_the_fit_and_must_be_template_landmarks(model, pe
     rng = np.random.default_rng(0)
     picks = {n: raw.transform.apply(truth[model.template.landmarks[n]][None] + rng.normal(0, 1.5, (1, 3)))[0]
              for n in names}  # clicked on the scan, 1.5 mm off
-    result = drive(fit_scan(model, scan, QUICK, landmarks=picks))
+    progress = []
+    result = drive(fit_scan(model, scan, QUICK, landmarks=picks), progress.append)
     registered = raw.to_model_frame(result.in_scan_frame(result.registered))
     assert closest_points(truth, model.template.triangles(), registered).distance.mean() < 1.5
+    # core refines the picks' alignment by ICP on the scan (the first step carries it for a view)
+    assert progress[0].rigid is result.rigid
+    points = np.stack([picks[n] for n in names])
+    mean_face = model.decode(np.zeros((1, model.id_dim), np.float32), np.zeros((1, model.exp_dim), np.float32))[0]
+    plain = align_from_landmarks(points, names, mean_face, model.template)
+    refined = align_from_landmarks(points, names, mean_face, model.template, scan=scan)
+    np.testing.assert_allclose(result.rigid.transform.rotation, refined.transform.rotation, atol=1e-9)
+    truth_rotation = raw.transform.inverse().rotation
+    assert angle(result.rigid.transform.rotation, truth_rotation) < angle(plain.transform.rotation, truth_rotation)
     with pytest.raises(ScanError, match="unknown landmark"):
         drive(fit_scan(model, scan, QUICK, rigid=result.rigid,
                        landmarks={"nose_tip": picks["nose_tip"], "left_ear_lobe": picks["chin_front"]}))
+
+
+def test_a_point_cloud_is_fitted_as_points(model, person, tmp_path):
+    """A raw scan saved without its faces: read, given normals and fitted end to end."""
+    truth = person[0][1]
+    raw = make_raw_scan(truth, model.template, RawScanSpec(density=20_000, units="cm", seed=6))
+    path = tmp_path / "cloud.ply"
+    write_ply(path, raw.vertices, None)
+    scan = load_scan(path)
+    assert scan.faces is None and len(scan.vertices) == len(raw.vertices)
+    result = drive(fit_scan(model, scan, CLOUD))
+    assert result.rigid.unit_scale == 10.0  # centimetres were recognized
+    registered = raw.to_model_frame(result.in_scan_frame(result.registered))
+    distance = closest_points(truth, model.template.triangles(), registered).distance
+    assert distance.mean() < 1.0 and np.median(distance) < 0.5, distance.mean()  # mm
+    errors = result.errors()
+    assert errors["coverage"] > 0.8 and errors["mean"] < 0.6, errors  # mm, to the points' planes
+    assert np.any(result.offsets != 0)  # refined on the points
 
 
 def test_save_and_load_round_trip(model, smile_fit, tmp_path):
@@ -155,6 +192,7 @@ def test_save_and_load_round_trip(model, smile_fit, tmp_path):
         assert back.region_errors()[name] == pytest.approx(row, nan_ok=True)
     doc = json.loads((folder / "fit.json").read_text())
     assert set(doc["region_errors"]) == set(model.template.regions)
+    assert doc["residual"] == pytest.approx(result.errors())
     mesh = read_mesh(folder / "neutral.obj")
     assert mesh.uvs is not None and mesh.faces.shape == model.template.faces.shape
     np.testing.assert_allclose(mesh.vertices, result.in_scan_frame(result.neutral), atol=1e-6)
