@@ -14,6 +14,7 @@ from faceforge.core.document import (SUFFIX, ObjSequence, Project, ProjectError,
 from faceforge.core.errors import FaceForgeError
 
 from .settings import add_recent, remove_recent
+from .workers import reported
 
 PROJECT_FILTER = f"FaceForge project (*{SUFFIX})"
 
@@ -152,8 +153,6 @@ def open_mesh(window, path: Path):
         window.show_comparison(comparison)
 
     def failed(exc: Exception) -> None:
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
         window.show_error("Cannot open mesh", exc)
 
     window.statusBar().showMessage(f"Encoding {path.name}…")
@@ -191,7 +190,7 @@ def export_sequence(window, folder: Path):
     """Write one OBJ per timeline frame (`frame_0000.obj`, ...) into `folder` in a worker; returns it.
 
     A window-modal progress dialog follows it; Cancel stops it and removes the files written
-    so far (and the folder if it created it). Errors (typed) go to the error dialog.
+    so far (and the folder if it created it). Errors go to the error dialog.
     """
     session = window.session
     seq = ObjSequence(lambda z_id, z_exp: session.decode(z_id, z_exp)[0], session.model.template,
@@ -218,8 +217,6 @@ def export_sequence(window, folder: Path):
 
     def failed(exc: Exception) -> None:
         seq.discard()
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
         window.show_error("Export OBJ sequence failed", exc)
 
     def finished() -> None:
@@ -228,7 +225,7 @@ def export_sequence(window, folder: Path):
         dialog.deleteLater()
 
     window.statusBar().showMessage("Export OBJ sequence…")
-    worker = create_worker(seq.run, _connect={"yielded": step, "returned": done, "aborted": cancelled,
+    worker = create_worker(reported, seq.run(), _connect={"yielded": step, "returned": done, "aborted": cancelled,
                                               "errored": failed, "finished": finished})
     dialog.canceled.connect(worker.quit)
     return worker
@@ -249,8 +246,6 @@ def _run(window, title: str, fn, *args):
         window.statusBar().showMessage(f"{title}: wrote {len(paths)} file(s) to {Path(paths[0]).parent}", 6000)
 
     def failed(exc: Exception) -> None:
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
         window.show_error(f"{title} failed", exc)
 
     window.statusBar().showMessage(f"{title}…")

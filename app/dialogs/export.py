@@ -13,6 +13,8 @@ from superqt.utils import create_worker
 
 from faceforge.core.errors import FaceForgeError
 
+from ..workers import reported
+
 FORMATS = {"FBX (binary)": ".fbx", "glTF 2.0 binary (.glb)": ".glb", "Wavefront OBJ + MTL": ".obj"}
 
 
@@ -80,8 +82,8 @@ class ExportDialog(QDialog):
         self.buttons.setEnabled(False)
         self.progress.show()
         self.worker = create_worker(
-            _export, window.session, window.doc.state, path, options, intensity, categories,
-            self.animate.isChecked(),
+            reported, _export(window.session, window.doc.state, path, options, intensity, categories,
+            self.animate.isChecked()),
             _connect={"yielded": self._step, "returned": self._done, "errored": self._failed})
         return self.worker
 
@@ -97,8 +99,6 @@ class ExportDialog(QDialog):
     def _failed(self, exc: Exception) -> None:
         self.buttons.setEnabled(True)
         self.progress.hide()
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
         self.window_.show_error("Export failed", exc)
 
     def _browse(self) -> None:

@@ -116,9 +116,9 @@ class TrainDialog(QDialog):
         self._update_buttons()
 
     def _on_scan_error(self, exc: Exception) -> None:
-        if not isinstance(exc, (FaceForgeError, OSError)):
-            raise exc
         self.summary.setText(f"Cannot use this dataset: {exc}")
+        if not isinstance(exc, (FaceForgeError, OSError)):  # a bug: the details help to report it
+            self.error_box = show_error(self, "Cannot check this dataset", exc)
 
     # -------------------------------------------------------------- training
     def start(self, resume: bool) -> TrainingJob | None:

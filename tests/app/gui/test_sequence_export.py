@@ -80,3 +80,26 @@ def test_folder_that_cannot_be_written_shows_a_typed_error(make_window, default_
     assert (tmp_path / "file").is_file() and not list(tmp_path.glob("**/*.obj"))
     qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "sequenceProgress") is None)
     window.error_box.close()
+
+
+def test_an_unexpected_error_shows_a_dialog_and_removes_the_files(make_window, default_model, tmp_path, qtbot,
+                                                                  monkeypatch, wait_frame):
+    window = make_window(default_model)
+    animate(window, 1.0, 4)
+    wait_frame(window)
+    model, calls = window.session.model, []
+    decode = model.decode
+
+    def failing(z_id, z_exp):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("out of memory (simulated)")  # torch raises RuntimeErrors
+        return decode(z_id, z_exp)
+
+    monkeypatch.setattr(model, "decode", failing)
+    files.export_sequence(window, tmp_path / "seq")
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=30_000)
+    text = window.error_box.text()
+    assert "Unexpected RuntimeError" in text and "out of memory" in text
+    assert "Traceback" in window.error_box.detailedText()
+    assert not list((tmp_path / "seq").glob("*.obj")) and window.vertices is not None
