@@ -1,4 +1,4 @@
-"""`faceforge fit`, `faceforge neutralize` and `faceforge bench fit`: the command-line side of
+"""`faceforge fit`, `neutralize`, `transfer` and `bench fit`: the command-line side of
 core.fit (progress bars, tables, exit codes). SCAN may be one file or a folder of them; in a
 folder, one scan's failure is reported in the summary and the others are still fitted. Ctrl-C
 ends either with one line on stderr and exit code 130 (a batch prints its summary first)."""
@@ -13,7 +13,7 @@ SCAN_HELP = "a mesh or point cloud (.obj .ply .stl .off .glb) in any units and p
 
 
 def add_commands(sub) -> None:
-    """Add the `fit` and `neutralize` subcommands."""
+    """Add the `fit`, `neutralize` and `transfer` subcommands."""
     p = sub.add_parser("fit", help="fit a raw scan (or a folder of scans) with a face model",
                        description="Fit a face model to a raw scan: automatic (or landmark) alignment, model "
                        "fit, per-vertex refinement. Writes a fit folder (registered.obj, neutral.obj in the scan's "
@@ -35,6 +35,21 @@ def add_commands(sub) -> None:
                    help="scan: the scan's frame and units (default); model: the model frame in mm")
     _common(p)
     p.set_defaults(run=run_neutralize)
+    p = sub.add_parser("transfer", help="put one scan's expression on another scan's face",
+                       description="Expression transfer between two raw scans (or fit folders written by "
+                       "'faceforge fit'): the IDENTITY scan's face, its fitted identity with the per-vertex detail "
+                       "of its refinement, making the EXPRESSION scan's fitted expression. Written as an OBJ with "
+                       "the template's UVs, in the identity scan's frame and units (or the model frame with --frame "
+                       "model). Both fits must come from the same model.")
+    p.add_argument("identity", type=Path, help="scan or fit folder whose face is kept")
+    p.add_argument("expression", type=Path, help="scan or fit folder whose expression is taken")
+    p.add_argument("-o", "--out", type=Path, required=True, help="OBJ to write")
+    p.add_argument("--frame", choices=["scan", "model"], default="scan",
+                   help="scan: the identity scan's frame and units (default); model: the model frame in mm")
+    p.add_argument("--model", type=Path, help="model checkpoint folder (or its run folder); default: the shipped model")
+    p.add_argument("--no-refine", action="store_true", help="skip the per-vertex refinement of scans fitted here")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default cpu)")
+    p.set_defaults(run=run_transfer)
 
 
 def _common(p) -> None:
@@ -96,6 +111,25 @@ def run_neutralize(args) -> int:
     return 0
 
 
+@_interruptible
+def run_transfer(args) -> int:
+    """`faceforge transfer`: the identity scan's face with the expression scan's expression, as OBJ."""
+    from faceforge.core.fit.batch import write_face
+    from faceforge.core.fit.transfer import transfer_expression
+
+    if args.out.suffix.lower() != ".obj":
+        raise SystemExit(f"faceforge transfer: the face is written as OBJ; name it .obj, not '{args.out}'")
+    fitter = _Fitter(args)
+    target, source = fitter.fit_or_load(args.identity), fitter.fit_or_load(args.expression)
+    try:
+        face = transfer_expression(target, source, fitter.model)
+    except ValueError as exc:
+        raise SystemExit(f"faceforge transfer: {exc}") from exc
+    write_face(target, face, args.out, args.frame)
+    print(f"wrote {args.identity.name}'s face with {args.expression.name}'s expression to {args.out}")
+    return 0
+
+
 class _Fitter:
     """The model, options and landmarks of one command, and how it shows progress."""
 
@@ -103,10 +137,11 @@ class _Fitter:
         from faceforge.core.fit.batch import read_landmarks
         from faceforge.core.fit.fitting import FitOptions
 
-        if args.landmarks is not None and args.scan.is_dir():
+        landmarks = getattr(args, "landmarks", None)
+        if landmarks is not None and args.scan.is_dir():
             raise SystemExit(f"faceforge {args.command}: --landmarks places one scan; fit a folder without it")
         self.command = args.command
-        self.landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+        self.landmarks = read_landmarks(landmarks) if landmarks else None
         self.options = FitOptions(refine=not args.no_refine)
         self.model = load_model(args.model, args.device)
 
@@ -131,6 +166,17 @@ class _Fitter:
         finally:
             if own:
                 bar.close()
+
+    def fit_or_load(self, path: Path):
+        """A fit folder's FitResult (made with this model), or a scan file fitted now."""
+        from faceforge.core.fit.result import FILES, FitResult
+
+        if path.is_dir():
+            if not (path / FILES[0]).is_file():
+                raise SystemExit(f"faceforge {self.command}: '{path}' is a folder but not a fit folder "
+                                 "(written by 'faceforge fit'); give a scan file or a fit folder")
+            return FitResult.load(path, self.model.template)
+        return self.fit(path)
 
     def batch(self, folder: Path, out: Path, suffix: str, save: Callable) -> int:
         """Fit every scan in `folder`, save each to out/<name><suffix>, print the summary; the exit

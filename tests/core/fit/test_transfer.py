@@ -89,3 +89,10 @@ def test_bad_codes_and_foreign_fits_are_refused(model, fits):
     other = dataclasses.replace(a, neutral=a.neutral[:-1])
     with pytest.raises(TopologyMismatchError):
         transfer_expression(other, np.zeros(model.exp_dim), model)
+    foreign = dataclasses.replace(a, z_id=a.z_id + 0.5)  # codes that do not decode to the recorded face
+    with pytest.raises(ValueError, match="another model"):
+        transfer_expression(foreign, np.zeros(model.exp_dim), model)
+    with pytest.raises(ValueError, match="another model"):
+        transfer_expression(a, foreign, model)
+    with pytest.raises(ValueError, match="codes but the model expects"):
+        transfer_expression(dataclasses.replace(a, z_id=a.z_id[:-1]), np.zeros(model.exp_dim), model)
