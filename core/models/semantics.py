@@ -247,7 +247,7 @@ ATTRIBUTES = ("age", "gender", "weight", "muscle")
 """Per-subject labels used as editing directions when a dataset has them."""
 
 
-def fit_for_model(model, dataset, batch: int = 256) -> Semantics:
+def fit_for_model(model, dataset, batch: int = 64) -> Semantics:
     """Encode `dataset` (a MeshDataset with ARKit coefficients) with `model` and fit its controls.
 
     Attributes come from the dataset's per-subject table (`ATTRIBUTES` that it has), or from
