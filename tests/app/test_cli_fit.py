@@ -132,6 +132,27 @@ def test_ctrl_c_stops_a_single_scan_with_one_line_and_code_130(scans, tmp_path, 
     assert "Traceback" not in stderr and not out.exists()
 
 
+def test_transfer_puts_one_persons_expression_on_another(scans, person, template, tmp_path, capsys):
+    folder, raws = scans
+    other = Population(SynthConfig(subjects=2, seed=4242, noise_mm=0.0, rotation_deg=0.0,
+                                   translation_mm=0.0)).subject(1)
+    source = tmp_path / "other_stretch.ply"
+    write_raw_scan(source, make_raw_scan(other.vertices[2], template, RawScanSpec(density=10_000, seed=3)))
+    fitted = tmp_path / "fit"
+    assert main(["fit", str(folder / "smile.ply"), "-o", str(fitted)]) == 0  # a fit folder works as well
+    out = tmp_path / "moved.obj"
+    assert main(["transfer", str(fitted), str(source), "-o", str(out)]) == 0
+    assert "expression to" in capsys.readouterr().out
+    back = raws["smile.ply"].to_model_frame  # the OBJs are in the identity scan's frame
+    face, neutral = back(read_mesh(out).vertices), back(read_mesh(fitted / "neutral.obj").vertices)
+    truth = person.vertices[2] - person.neutral  # this person making the other one's expression (mouth stretch)
+    error = np.linalg.norm((face - neutral) - truth, axis=1).mean()
+    assert error < 0.5 * np.linalg.norm(truth, axis=1).mean()  # mm: the expression moved across
+    assert e_neu(person.vertices[2], face[None])[0] < 0.5 * e_neu(other.vertices[2], face[None])[0]  # identity kept
+    with pytest.raises(SystemExit, match="not a fit folder"):
+        main(["transfer", str(tmp_path), str(source), "-o", str(out)])
+
+
 def test_bad_inputs_exit_with_a_message(scans, tmp_path, capsys):
     folder, _ = scans
     assert main(["fit", str(folder / "broken.obj"), "-o", str(tmp_path / "x")]) == 2
