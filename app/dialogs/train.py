@@ -140,13 +140,14 @@ class TrainDialog(QDialog):
         return self.job
 
     def _resumed_config(self) -> TrainConfig:
-        """The run's recorded settings with the form's step budget and threads, shown in the form:
+        """The run's recorded settings with the form's step budget, threads and device, shown in the form:
         a resumed run must train on as it started (the trainer refuses other settings)."""
         from faceforge.core.train.checkpoint import find_checkpoint, read_trainer_info
 
         form = self.form.config()
         recorded = read_trainer_info(find_checkpoint(self.out.text()) or self.out.text())["config"]
-        config = TrainConfig.from_dict(recorded, where="(run)").replace(steps=form.steps, threads=form.threads)
+        config = TrainConfig.from_dict(recorded, where="(run)").replace(
+            steps=form.steps, threads=form.threads, device=form.device)
         self.form.set_config(config)
         self.form.mark_custom()
         return config

@@ -52,6 +52,8 @@ class TrainForm(QWidget):
         self.id_dim, self.exp_dim = _int(1, 1, 1024), _int(1, 1, 1024)
         self.eval_every = _int(0, 0, 10_000_000)
         self.threads = _int(max(1, (os.cpu_count() or 2) - 1), 1, 256)  # one core left to the editor
+        self.device = QComboBox()
+        self.device.addItems(_devices())
         self.weights = {k: QDoubleSpinBox(decimals=3, maximum=1e4) for k in LOSSES}
         self._layout()
         self.set_config(next(iter(self.presets.values())))
@@ -72,6 +74,7 @@ class TrainForm(QWidget):
         form.addRow("Loss weights: " + ", ".join(LOSSES), _row(*self.weights.values()))
         form.addRow("Evaluate every (steps, 0: at the end)", self.eval_every)
         form.addRow("CPU threads", self.threads)
+        form.addRow("Device (auto: a GPU when there is one)", self.device)
 
     def _fields(self) -> list[QWidget]:
         return [self.size, self.steps, self.k, self.m, self.lr, self.id_dim, self.exp_dim,
@@ -111,7 +114,14 @@ class TrainForm(QWidget):
             "model": model, "loss": {k: w.value() for k, w in self.weights.items()},
             "steps": self.steps.value(), "subjects_per_batch": self.k.value(),
             "samples_per_subject": self.m.value(), "lr": self.lr.value(), "eval_every": every,
-            "checkpoint_every": every, "log_every": 1, "threads": self.threads.value()}, where="(dialog)")
+            "checkpoint_every": every, "log_every": 1, "threads": self.threads.value(),
+            "device": self.device.currentText()}, where="(dialog)")
+
+
+def _devices() -> list[str]:
+    from faceforge.core.train.distributed import available_devices  # imports torch
+
+    return available_devices()
 
 
 def _int(value: int, lo: int, hi: int) -> QSpinBox:

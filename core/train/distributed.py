@@ -55,6 +55,14 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def available_devices() -> list[str]:
+    """Device names this machine can train on: "auto", "cpu", then each CUDA GPU and MPS."""
+    names = ["auto", "cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
 def setup(device_name: str) -> DistInfo:
     """Join (or start) the process group when launched by torchrun; pick the device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -64,6 +64,10 @@ def test_presets_fill_the_form_and_an_edit_makes_it_custom(make_window):
     form.lr.setValue(1e-3)
     assert form.preset.currentText() == CUSTOM and form.config().lr == 1e-3
     assert form.config().steps == 2000  # the preset's other fields stay
+    devices = [form.device.itemText(i) for i in range(form.device.count())]
+    assert devices[:2] == ["auto", "cpu"] and form.config().device == "auto"
+    form.device.setCurrentText("cpu")
+    assert form.config().device == "cpu"
 
 
 def test_tiny_training_runs_to_the_end_and_loads(make_window, trained, dataset_folder, tmp_path, qtbot,
