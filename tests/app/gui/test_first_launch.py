@@ -1,38 +1,29 @@
-"""`faceforge` as a user starts it (gui.run): the shipped default model, a face, no dialog."""
+"""`faceforge` as a user starts it (gui.run, a fresh process and settings): the shipped default
+model, a face, no dialog in the way."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
+CLIENT = Path(__file__).parent / "clients" / "first_launch.py"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "_artifacts"
 
-def test_first_launch_opens_the_default_model_with_a_face_and_no_dialog(qapp, settings, default_model,
-                                                                        monkeypatch, artifact):
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication
 
-    from faceforge.app import gui
-    from faceforge.app import settings as app_settings
-    from faceforge.app.window import MainWindow
+def test_first_launch_opens_the_default_model_with_a_face_and_no_dialog(qapp, default_model, tmp_path):
+    from PIL import Image
 
-    monkeypatch.setattr(app_settings, "app_settings", lambda: settings)  # fresh settings: a first launch
-    seen = {}
-
-    def look() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows or windows[0].vertices is None or windows[0].decoder.busy:
-            return  # not up yet: the timer looks again
-        window = windows[0]
-        seen.update(folder=window.session.folder, status=window.status.text(), modal=qapp.activeModalWidget(),
-                    points=window.viewport.mesh.n_vertices, vertices=window.vertices.copy(),
-                    pixels=artifact(window, "first_launch"))
-        timer.stop()
-        window.doc.dirty = False
-        window.close()
-        qapp.quit()
-
-    timer = QTimer(interval=100)
-    timer.timeout.connect(look)
-    timer.start()
-    QTimer.singleShot(60_000, qapp.quit)  # a launch that never shows a face fails below, not hangs
-    assert gui.run() == 0
-    assert seen, "no face within 60 s"
-    assert seen["folder"] == default_model and seen["modal"] is None
-    assert seen["points"] == 3260 and "3260 vertices" in seen["status"] and "decode" in seen["status"]
-    assert np.isfinite(seen["vertices"]).all() and np.ptp(seen["vertices"], axis=0).min() > 50  # a head, mm
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "first_launch.png"
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))  # no settings yet: a first launch
+    done = subprocess.run([sys.executable, str(CLIENT), str(shot)], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(seen["folder"]) == default_model and seen["dialogs"] == []
+    assert seen["vertices"] == 3260 and "3260 vertices" in seen["status"] and "decode" in seen["status"]
+    assert min(seen["extent"]) > 50  # mm: a head
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert pixels.std() > 10 and len(np.unique(pixels.reshape(-1, 3)[::7], axis=0)) > 200  # not blank
