@@ -19,6 +19,11 @@ skin). The latent prior of the model is N(0, I); the scale prior keeps the scan'
 identity explains the head's size). Stages run coarse to fine: pose only, then all codes with
 strong priors and a long reach (an open jaw is far from the mean face), then weaker priors and a
 tighter robust scale. refine.py then adds per-vertex offsets with Laplacian regularization.
+The codes reported are then the model's encoder of the registered mesh: the data fit lets z_id
+absorb a strong expression and leaves |z_exp| near 2 where the encoder gives 7-12, so expression
+transfer and "use in editor" take the encoder's split. The neutral stays the fit's: blending in
+the encoder's neutral helped a mouth stretch but made `faceforge bench fit` worse (whole head
+2.30 vs 1.92 mm, expressive region 2.57 vs 2.18 mm).
 """
 from __future__ import annotations
 
@@ -92,6 +97,8 @@ class FitOptions:
     refine : add per-vertex offsets (refine.py); refine_smoothness : their Laplacian weight;
     refine_iterations : correspondence updates of the refinement
     neutral_offsets : region -> factor the offsets are multiplied by in the neutral (others 1)
+    encoder_codes : report the model encoder's codes of the registered mesh (see the module
+        docstring); with refine only, since the offsets then carry registered - decode(codes)
     seed : of the surface sampling
     """
 
@@ -110,6 +117,7 @@ class FitOptions:
     refine_smoothness: float = 1.0
     refine_iterations: int = 3
     neutral_offsets: tuple[tuple[str, float], ...] = (("mouth", 0.5), ("eyes", 0.5))
+    encoder_codes: bool = True
     seed: int = 0
 
 
@@ -419,18 +427,29 @@ def _result(model: FaceModel, problem: _Problem, rigid: RigidFit,
     z_id, z_exp = problem.codes()
     model_fit = model.decode(z_id[None], z_exp[None])[0]
     offsets = (offsets_init @ correction.rotation / correction.scale).astype(np.float32)
-    neutral_base = model.decode(z_id[None], np.zeros_like(z_exp)[None])[0]
-    factor = np.ones(model.template.n_vertices, np.float32)
-    for region, value in options.neutral_offsets:
-        factor[np.asarray(model.template.regions.get(region, ()), np.int64)] = value
+    registered = (model_fit + offsets).astype(np.float32)
+    neutral = _fit_neutral(model, z_id, offsets, options)
+    if options.encoder_codes and options.refine:  # the offsets keep registered = model_fit + offsets
+        z_id, z_exp = (np.asarray(z[0], np.float32) for z in model.encode(registered[None]))
+        model_fit = model.decode(z_id[None], z_exp[None])[0]
+        offsets = (registered - model_fit).astype(np.float32)
     pose = compose(rigid.transform.inverse(), correction)
     return FitResult(
         template=model.template, z_id=z_id, z_exp=z_exp, pose=pose, model_fit=model_fit,
-        offsets=offsets, registered=(model_fit + offsets).astype(np.float32),
-        neutral=(neutral_base + factor[:, None] * offsets).astype(np.float32),
+        offsets=offsets, registered=(model_fit + offsets).astype(np.float32), neutral=neutral,
         residual=residual.astype(np.float32), rigid=rigid, seconds=seconds,
         notes=_notes(problem, correction, residual),
     )
+
+
+def _fit_neutral(model: FaceModel, z_id: np.ndarray, offsets: np.ndarray,
+                 options: FitOptions) -> Float32Array:
+    """(N, 3) float32 mm: decode(z_id, 0) plus the offsets weighted by options.neutral_offsets."""
+    base = model.decode(z_id[None], np.zeros((1, model.exp_dim), np.float32))[0]
+    factor = np.ones(model.template.n_vertices, np.float32)
+    for region, value in options.neutral_offsets:
+        factor[np.asarray(model.template.regions.get(region, ()), np.int64)] = value
+    return (base + factor[:, None] * offsets).astype(np.float32)
 
 
 def _notes(problem: _Problem, correction: SimilarityTransform, residual: np.ndarray) -> tuple[str, ...]:
