@@ -14,7 +14,7 @@ from . import files
 from .settings import RECENT, clear_recent, recent
 
 PRESETS = (("Front", "front", "1"), ("Side", "side", "2"), ("Three-quarter", "three_quarter", "3"))
-HEATMAPS = (("None", "none"), ("Distance from Neutral", "neutral"))  # menu text, `MainWindow.set_heatmap` mode
+HEATMAPS = (("None", "none", "Shift+H"), ("Distance from Neutral", "neutral", "H"))  # menu text, mode, key
 Key = QKeySequence.StandardKey
 
 
@@ -91,8 +91,8 @@ def _heatmap_actions(w, m) -> None:
     """View ▸ Heat Map choices, one checked (named "heatmap_<mode>")."""
     m.addSeparator()
     group = QActionGroup(w)  # exclusive
-    for text, mode in HEATMAPS:
-        action = _action(w, m, f"Heat Map: {text}", lambda k=mode: w.set_heatmap(k), name=f"heatmap_{mode}")
+    for text, mode, key in HEATMAPS:
+        action = _action(w, m, f"Heat Map: {text}", lambda k=mode: w.set_heatmap(k), key, name=f"heatmap_{mode}")
         action.setCheckable(True)
         action.setChecked(mode == w.heatmap)
         group.addAction(action)
