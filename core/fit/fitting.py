@@ -436,6 +436,7 @@ def _result(model: FaceModel, problem: _Problem, rigid: RigidFit,
     pose = compose(rigid.transform.inverse(), correction)
     return FitResult(
         template=model.template, z_id=z_id, z_exp=z_exp, pose=pose, model_fit=model_fit,
+        # registered recomputed as FitResult.load does, so a saved fit loads back bit for bit
         offsets=offsets, registered=(model_fit + offsets).astype(np.float32), neutral=neutral,
         residual=residual.astype(np.float32), rigid=rigid, seconds=seconds,
         notes=_notes(problem, correction, residual),
