@@ -39,8 +39,10 @@ from ..models.base import FaceModel
 from ..progress import drive
 from ..typed import BoolArray, FloatArray
 from .fitting import FitOptions, fit_scan
+from .result import FitResult
 from .rawscan import RawScan, RawScanSpec, make_raw_scan, write_raw_scan
 from .scan import load_scan
+from .transfer import transfer_expression
 
 CONDITIONS: dict[str, dict] = {  # name -> RawScanSpec fields besides the seed
     "10k": dict(density=10_000),
@@ -81,21 +83,56 @@ class FitScore:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class TransferScore:
+    """One fitted scan's expression put on another subject's fitted scan of the same condition.
+
+    Against the target subject's own version of the source's expression (its true meshes):
+    error : mm, mean over that expression's expressive region, of the transferred motion (result
+        minus the target's fitted neutral) minus the true motion; moved : mm, the true motion
+        there (doing nothing leaves this much); leak : mm, the same error over the other vertices
+    encoder_error, encoder_leak : the same for the encoder's codes of the true meshes
+    """
+
+    condition: str
+    target: int
+    source: int
+    expression: str
+    error: float
+    leak: float
+    moved: float
+    encoder_error: float
+    encoder_leak: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Fitted:
+    """A benchmark scan's fit, with what scoring a transfer needs."""
+
+    condition: str
+    subject: int
+    expression: int
+    raw: RawScan
+    result: FitResult
+
+
 def iter_bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, seed: int = 1,
                    conditions: list[str] | None = None, options: FitOptions = FitOptions()
-                   ) -> Generator[tuple[int, int, FitScore], None, list[FitScore]]:
+                   ) -> Generator[tuple[int, int, FitScore], None, tuple[list[FitScore], list[TransferScore]]]:
     """Make, fit and score subjects x per_subject x conditions raw scans; yield (done, total,
-    score) after each; return all scores. Expressions are drawn (without neutral) per subject."""
+    score) after each; return all scores and the transfer scores of every pair of scans of
+    different subjects within a condition. Expressions are drawn (without neutral) per subject."""
     names = list(CONDITIONS) if conditions is None else conditions
     unknown = [n for n in names if n not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown conditions {unknown}; choose from {', '.join(CONDITIONS)}")
     population = Population(SynthConfig(subjects=subjects, per_subject=len(CATEGORIES), seed=seed,
                                         noise_mm=0.0, rotation_deg=0.0, translation_mm=0.0))
-    total, scores = subjects * per_subject * len(names), []
+    total, scores, fitted, people = subjects * per_subject * len(names), [], [], []
     with tempfile.TemporaryDirectory(prefix="faceforge-bench-fit-") as tmp:
         for s in range(subjects):
             subject = population.subject(s)
+            people.append(subject)
             rng = np.random.default_rng([seed, s])
             for e in rng.choice(np.arange(1, len(CATEGORIES)), per_subject, replace=False):
                 truth = subject.vertices[e]
@@ -106,22 +143,51 @@ def iter_bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, se
                     raw = make_raw_scan(truth, model.template, spec)
                     head = dict(condition=name, subject=s, expression=subject.expression[e],
                                 vertices=len(raw.vertices), encoder=encoder[0], encoder_expressive=encoder[1])
-                    scores.append(_fit_and_score(model, raw, subject.neutral, region, Path(tmp) / "scan.ply",
-                                                 options, head))
-                    yield len(scores), total, scores[-1]
-    return scores
+                    score, result = _fit_and_score(model, raw, subject.neutral, region, Path(tmp) / "scan.ply",
+                                                   options, head)
+                    scores.append(score)
+                    if result is not None:
+                        fitted.append(_Fitted(name, s, int(e), raw, result))
+                    yield len(scores), total, score
+    return scores, _transfer_scores(model, people, fitted)
+
+
+def _transfer_scores(model: FaceModel, people: list, fitted: list[_Fitted]) -> list[TransferScore]:
+    """Score transfer_expression(target, source) for every ordered pair of fits of different
+    subjects within a condition (people: the population's subjects, by index)."""
+    out = []
+    for target in fitted:
+        person = people[target.subject]
+        back = lambda x, t=target: t.raw.to_model_frame(t.result.in_scan_frame(x))  # noqa: E731
+        for source in fitted:
+            if source.condition != target.condition or source.subject == target.subject:
+                continue
+            truth_mesh = person.vertices[source.expression]
+            truth = truth_mesh - person.neutral
+            region = expressive_region(truth_mesh, person.neutral)
+            moved = back(transfer_expression(target.result, source.result, model)) - back(target.result.neutral)
+            z_id, _ = model.encode(person.vertices[target.expression][None])
+            _, z_exp = model.encode(people[source.subject].vertices[source.expression][None])
+            encoder = model.decode(z_id, z_exp)[0] - model.decode(z_id, np.zeros_like(z_exp))[0]
+            fit_error, encoder_error = (np.linalg.norm(m - truth, axis=1) for m in (moved, encoder))
+            out.append(TransferScore(
+                target.condition, target.subject, source.subject, person.expression[source.expression],
+                float(fit_error[region].mean()), float(fit_error[~region].mean()),
+                float(np.linalg.norm(truth, axis=1)[region].mean()),
+                float(encoder_error[region].mean()), float(encoder_error[~region].mean())))
+    return out
 
 
 def bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, seed: int = 1,
               conditions: list[str] | None = None, model_name: str = "default",
               progress: Callable[[int, int, FitScore], None] | None = None) -> str:
     """Run the fit benchmark and return its Markdown section."""
-    scores = drive(iter_bench_fit(model, subjects, per_subject, seed, conditions),
-                   progress and (lambda item: progress(*item)))
+    scores, transfers = drive(iter_bench_fit(model, subjects, per_subject, seed, conditions),
+                              progress and (lambda item: progress(*item)))
     picked = "" if conditions is None else f" --conditions {','.join(conditions)}"
     command = (f"`faceforge bench fit --subjects {subjects} --per-subject {per_subject} --seed {seed}{picked}` "
                f"on {machine()}; model `{model_name}` ({model.template.n_vertices} vertices)")
-    return f"{command}\n\n{report(scores)}"
+    return f"{command}\n\n{report(scores, transfers)}"
 
 
 def expressive_region(expression: FloatArray, neutral: FloatArray) -> BoolArray:
@@ -138,13 +204,13 @@ def _errors(truth: FloatArray, neutral: FloatArray, region: BoolArray) -> tuple[
 
 
 def _fit_and_score(model: FaceModel, raw: RawScan, neutral_truth: FloatArray, region: BoolArray,
-                   path: Path, options: FitOptions, head: dict) -> FitScore:
+                   path: Path, options: FitOptions, head: dict) -> tuple[FitScore, FitResult | None]:
     write_raw_scan(path, raw)
     start = time.perf_counter()
     try:
         result = drive(fit_scan(model, load_scan(path), options))
     except FaceForgeError as e:
-        return FitScore(**head, seconds=time.perf_counter() - start, error=str(e))
+        return FitScore(**head, seconds=time.perf_counter() - start, error=str(e)), None
     seconds = time.perf_counter() - start
     registered = raw.to_model_frame(result.in_scan_frame(result.registered))
     neutral = raw.to_model_frame(result.in_scan_frame(result.neutral))
@@ -152,11 +218,12 @@ def _fit_and_score(model: FaceModel, raw: RawScan, neutral_truth: FloatArray, re
     whole, expressive = _errors(neutral_truth, neutral, region)
     return FitScore(**head, seconds=seconds, registration=surface, seen=raw.visible,
                     v2v=float(np.linalg.norm(registered - raw.truth, axis=1).mean()),
-                    neutral=whole, neutral_expressive=expressive)
+                    neutral=whole, neutral_expressive=expressive), result
 
 
-def report(scores: list[FitScore]) -> str:
-    """Markdown: a row per condition and overall, the targets checked, the failures listed."""
+def report(scores: list[FitScore], transfers: list[TransferScore] = ()) -> str:
+    """Markdown: a row per condition and overall, the targets checked, the failures listed, then
+    the expression transfer table."""
     rows = ["| condition | fitted | vertices | registration, seen: mean / median (mm) | registration, all: "
             "mean (mm) | vertex to vertex (mm) | neutral error (mm) | encoder E_neu (mm) | ratio | neutral error, "
             "expressive region: fit / encoder (mm) | ratio | s per scan |",
@@ -187,7 +254,26 @@ def report(scores: list[FitScore]) -> str:
              "holes are 8 mm geodesic discs on the face; crop drops one side beyond a plane near a cheek; "
              "m / cm: the file is in metres / centimetres. Subjects are held out (another population seed "
              "than the model's training data). Seen: vertices whose surface is in the scan."]
-    return "\n".join(rows + [""] + lines + failures + [""] + notes)
+    return "\n".join(rows + [""] + lines + failures + [""] + notes + _transfer_table(transfers))
+
+
+def _transfer_table(transfers: list[TransferScore]) -> list[str]:
+    """Markdown lines: the transfer scores by the source's expression and overall."""
+    if not transfers:
+        return []
+    rows = ["", "Expression transfer (`faceforge transfer`): each fitted scan's expression put on every other "
+            "subject's fitted scan of the same condition, against that subject's own version of the expression "
+            "(true meshes; subjects have their own expression styles, so even the encoder's codes of the true "
+            "meshes leave an error). Leak: the error where the true expression moves little.", "",
+            "| source expression | pairs | true motion (mm) | error: fit / encoder (mm) | ratio | leak: fit / "
+            "encoder (mm) |", "| --- |" + " --- |" * 5]
+    groups = {name: [t for t in transfers if t.expression == name] for name in sorted({t.expression for t in transfers})}
+    for name, group in list(groups.items()) + [("**all**", transfers)]:
+        error, encoder = _mean([t.error for t in group]), _mean([t.encoder_error for t in group])
+        rows.append(f"| {name} | {len(group)} | {_mean([t.moved for t in group]):.2f} | {error:.2f} / {encoder:.2f} | "
+                    f"{error / encoder:.2f} | {_mean([t.leak for t in group]):.2f} / "
+                    f"{_mean([t.encoder_leak for t in group]):.2f} |")
+    return rows
 
 
 def _row(name: str, group: list[FitScore]) -> str:

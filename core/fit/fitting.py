@@ -19,11 +19,11 @@ skin). The latent prior of the model is N(0, I); the scale prior keeps the scan'
 identity explains the head's size). Stages run coarse to fine: pose only, then all codes with
 strong priors and a long reach (an open jaw is far from the mean face), then weaker priors and a
 tighter robust scale. refine.py then adds per-vertex offsets with Laplacian regularization.
-The codes reported are then the model's encoder of the registered mesh: the data fit lets z_id
-absorb a strong expression and leaves |z_exp| near 2 where the encoder gives 7-12, so expression
-transfer and "use in editor" take the encoder's split. The neutral stays the fit's: blending in
-the encoder's neutral helped a mouth stretch but made `faceforge bench fit` worse (whole head
-2.30 vs 1.92 mm, expressive region 2.57 vs 2.18 mm).
+The codes reported then start from the model's encoder of the registered mesh, moved into the
+model's own frame first (canonical.py): the data fit trades head pose against the codes, and the
+model, trained on scans with rigid jitter, reads a degree of pose as expression; the codes then
+explain the registered mesh with z_exp anchored at the encoder's split. The neutral is
+decode(z_id, 0) of those codes plus the region-weighted refinement offsets.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from ..mesh.align import SimilarityTransform
 from ..mesh.geometry import vertex_normals
 from ..models.base import FaceModel
 from ..typed import Float32Array, FloatArray
+from .canonical import STABLE_REGIONS, anchored_codes, canonical_codes, stable_vertices
 from .correspond import (SurfaceIndex, TemplateSurface, closest_on_segments,
                          feature_contours, robust_weights)
 from .refine import RefineOptions, face_normals, refine_offsets, scan_normals, vertex_residual
@@ -89,7 +90,10 @@ class FitOptions:
     landmark_weight : weight of the landmark term (mean squared mm) relative to the scan terms
     contour_weight : weight of matching the template's open contours (lips, eyelids) in
         `contour_regions` to the scan's hole boundaries
-    prior_id, prior_exp : weights of |z|^2 of the codes (their prior is N(0, I))
+    prior_id, prior_exp : weights of |z|^2 of the codes (their prior is N(0, I)); the weak
+        expression prior lets the fit reach strong expressions, so the registered mesh keeps its
+        correspondences (an open jaw no longer slides the chin along the neck); the identity /
+        expression split of the result comes from the encoder (encoder_codes)
     scale_prior : std of the log of the fitted scan-to-model scale around the units guess
         (the model's identity explains the head size); None leaves the scale free
     stages : the coarse-to-fine schedule
@@ -97,8 +101,10 @@ class FitOptions:
     refine : add per-vertex offsets (refine.py); refine_smoothness : their Laplacian weight;
     refine_iterations : correspondence updates of the refinement
     neutral_offsets : region -> factor the offsets are multiplied by in the neutral (others 1)
-    encoder_codes : report the model encoder's codes of the registered mesh (see the module
-        docstring); with refine only, since the offsets then carry registered - decode(codes)
+    encoder_codes : report codes from the model encoder of the registered mesh in the model's own
+        frame (canonical.py; see the module docstring) and the neutral they give; with refine only,
+        since the offsets then carry registered - decode(codes)
+    stable_regions : template regions expressions barely move, which set that frame
     seed : of the surface sampling
     """
 
@@ -109,7 +115,7 @@ class FitOptions:
     contour_weight: float = 0.05
     contour_regions: tuple[str, ...] = ("mouth", "eyes")
     prior_id: float = 1e-3
-    prior_exp: float = 3e-2
+    prior_exp: float = 1e-3
     scale_prior: float | None = 0.02
     stages: tuple[FitStage, ...] = STAGES
     inner_iterations: int = 8
@@ -118,6 +124,7 @@ class FitOptions:
     refine_iterations: int = 3
     neutral_offsets: tuple[tuple[str, float], ...] = (("mouth", 0.5), ("eyes", 0.5))
     encoder_codes: bool = True
+    stable_regions: tuple[str, ...] = STABLE_REGIONS
     seed: int = 0
 
 
@@ -427,19 +434,21 @@ def _result(model: FaceModel, problem: _Problem, rigid: RigidFit,
     z_id, z_exp = problem.codes()
     model_fit = model.decode(z_id[None], z_exp[None])[0]
     offsets = (offsets_init @ correction.rotation / correction.scale).astype(np.float32)
-    registered = (model_fit + offsets).astype(np.float32)
-    neutral = _fit_neutral(model, z_id, offsets, options)
+    to_init = correction  # model frame -> init frame
     if options.encoder_codes and options.refine:  # the offsets keep registered = model_fit + offsets
-        z_id, z_exp = (np.asarray(z[0], np.float32) for z in model.encode(registered[None]))
+        stable = stable_vertices(model.template, options.stable_regions)
+        frame, z_id, z_exp = canonical_codes(model, model_fit + offsets, stable)
+        registered = frame.apply((model_fit + offsets).astype(np.float64))
+        z_id, z_exp = anchored_codes(model, registered, z_id, z_exp)
         model_fit = model.decode(z_id[None], z_exp[None])[0]
         offsets = (registered - model_fit).astype(np.float32)
-    pose = compose(rigid.transform.inverse(), correction)
+        to_init = compose(correction, frame.inverse())
     return FitResult(
-        template=model.template, z_id=z_id, z_exp=z_exp, pose=pose, model_fit=model_fit,
+        template=model.template, z_id=z_id, z_exp=z_exp, pose=compose(rigid.transform.inverse(), to_init),
         # registered recomputed as FitResult.load does, so a saved fit loads back bit for bit
-        offsets=offsets, registered=(model_fit + offsets).astype(np.float32), neutral=neutral,
-        residual=residual.astype(np.float32), rigid=rigid, seconds=seconds,
-        notes=_notes(problem, correction, residual),
+        model_fit=model_fit, offsets=offsets, registered=(model_fit + offsets).astype(np.float32),
+        neutral=_fit_neutral(model, z_id, offsets, options), residual=residual.astype(np.float32),
+        rigid=rigid, seconds=seconds, notes=_notes(problem, correction, residual),
     )
 
 

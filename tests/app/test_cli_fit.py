@@ -150,9 +150,9 @@ def test_transfer_puts_one_persons_expression_on_another(scans, person, template
     moved = np.linalg.norm(truth, axis=1)
     region = expressive_region(person.vertices[2], person.neutral)  # where the mouth stretch moves the face most
     error = np.linalg.norm((face - neutral) - truth, axis=1)[region].mean()
-    # The expression comes across only in part (measured: 9.5 mm left of 11.8): the fitted z_exp
-    # also carries some head pose (issue 6 note). Doing nothing would leave all 11.8 mm.
-    assert error < 0.9 * moved[region].mean()
+    # The expression comes across in part (measured: 7.9 mm left of 11.8; the encoder's codes of
+    # the true meshes leave 5.0, the model's own limit). Doing nothing would leave all 11.8 mm.
+    assert error < 0.8 * moved[region].mean()
     still = ~region  # identity kept: where the expression moves the face little, it is this person's face
     mine, theirs = (np.linalg.norm(face - v, axis=1)[still].mean() for v in (person.vertices[2], other.vertices[2]))
     assert mine < 0.5 * theirs
@@ -182,12 +182,17 @@ def test_bad_inputs_exit_with_a_message(scans, tmp_path, capsys):
 def test_bench_fit_writes_its_report_section(tmp_path):
     report = tmp_path / "BENCHMARKS.md"
     report.write_text("# Benchmarks\n\nkept text\n")
-    assert main(["bench", "fit", "--subjects", "1", "--conditions", "10k", "--report", str(report)]) == 0
+    assert main(["bench", "fit", "--subjects", "2", "--conditions", "10k", "--report", str(report)]) == 0
     text = report.read_text()
     assert "kept text" in text and text.count("<!-- bench:fit -->") == 1
     row = next(line for line in text.splitlines() if line.startswith("| 10k |"))
     cells = [c.strip() for c in row.split("|")[1:-1]]
-    assert cells[1] == "1/1"
+    assert cells[1] == "2/2"
     seen_mean = float(cells[3].split("/")[0])
     assert 0 < seen_mean < 2.0  # mm
     assert "neutral error within 1.3x" in text and "NOT MEASURED" in text  # no 100k scan in this run
+    # each subject's expression put on the other one: two pairs, errors below the true motion
+    transfer = next(line for line in text.splitlines() if line.startswith("| **all** | 2 |"))
+    moved, errors = (c.strip() for c in transfer.split("|")[3:5])
+    fit_error, encoder_error = (float(x) for x in errors.split("/"))
+    assert 0 < fit_error and 0 < encoder_error < float(moved)
