@@ -267,7 +267,8 @@ def _transfer_table(transfers: list[TransferScore]) -> list[str]:
             "meshes leave an error). Leak: the error where the true expression moves little.", "",
             "| source expression | pairs | true motion (mm) | error: fit / encoder (mm) | ratio | leak: fit / "
             "encoder (mm) |", "| --- |" + " --- |" * 5]
-    groups = {name: [t for t in transfers if t.expression == name] for name in sorted({t.expression for t in transfers})}
+    names = sorted({t.expression for t in transfers})
+    groups = {name: [t for t in transfers if t.expression == name] for name in names}
     for name, group in list(groups.items()) + [("**all**", transfers)]:
         error, encoder = _mean([t.error for t in group]), _mean([t.encoder_error for t in group])
         rows.append(f"| {name} | {len(group)} | {_mean([t.moved for t in group]):.2f} | {error:.2f} / {encoder:.2f} | "
