@@ -5,7 +5,7 @@ A model trained on scans with small rigid jitter (the default model's data: abou
 about a degree and a millimetre (pose and codes trade off). Encoding the registered mesh as it
 lies then puts that pose into z_exp: transferred expressions tilt the other head and the
 neutral keeps part of the expression. `canonical_codes` removes it: it rigidly moves the mesh so
-its expression-stable vertices (skull, ears, nose) sit on the model's own neutral of it,
+its expression-stable vertices (scalp, ears, forehead, nose, brows) sit on the model's own neutral of it,
 decode(encode_id(mesh), 0), re-encodes the moved mesh, and repeats, so the frame and the identity
 settle together.
 
@@ -53,9 +53,9 @@ def canonical_codes(model: FaceModel, vertices: FloatArray, stable: BoolArray,
     total = SimilarityTransform(np.eye(3), np.zeros(3))
     zero_exp = np.zeros((1, model.exp_dim), np.float32)
     for _ in range(iterations):
-        z_id, _ = model.encode(total.apply(x)[None].astype(np.float32))
-        neutral = model.decode(z_id, zero_exp)[0].astype(np.float64)
         moved = total.apply(x)
+        z_id, _ = model.encode(moved[None].astype(np.float32))
+        neutral = model.decode(z_id, zero_exp)[0].astype(np.float64)
         total = compose(procrustes(moved[stable], neutral[stable], scale=False), total)
     z_id, z_exp = model.encode(total.apply(x)[None].astype(np.float32))
     return total, np.asarray(z_id[0], np.float32), np.asarray(z_exp[0], np.float32)

@@ -30,12 +30,12 @@ def tiny(dialog, steps: int) -> None:
 
 
 def scanned(qtbot, dialog, folder):
-    worker = dialog.scan() if dialog.data.text() == str(folder) else None
-    if worker is None:
+    """Check `folder` and wait for the summary. The worker starts at once, so a quick failure can
+    finish before a signal wait would connect: wait for the summary text instead."""
+    if dialog.data.text() != str(folder):
         dialog.data.setText(str(folder))
-        worker = dialog.scan()
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        pass
+    dialog.scan()
+    qtbot.waitUntil(lambda: not dialog.summary.text().startswith("Checking"), timeout=60_000)
 
 
 def test_dataset_validation_summary(make_window, dataset_folder, tmp_path, qtbot):
