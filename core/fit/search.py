@@ -51,7 +51,8 @@ class Target:
     surface: Surface
     face: FloatArray  # (F, 3) points the scan should cover
     face_normals: FloatArray  # (F, 3)
-    core: int  # the first `core` rows of `face` (nose, eyes, mouth) must lie on a face scan
+    core: int  # the first `core` rows of `face` (nose, eyes, mouth) must have scan data nearby
+    judged: int  # the first `judged` rows (nose, eyes) must lie on it (expressions move the mouth)
     nose_count: int  # the first `nose_count` rows of `face` are the nose
     nose: FloatArray  # (3,) nose tip
 
