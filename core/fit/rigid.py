@@ -234,7 +234,7 @@ def _check_face(pose: Pose, target: Target, source: Surface) -> None:
     (the rest fall in holes or a cropped side), the share closer than FIT_MM to the scan's
     tangent plane is taken over both regions and over the nose alone; their mean must reach
     _FACE_SHARE. The mouth is left out (a grin or a mouth stretch moves it far from the mean
-    face). On 60 10k raw scans of 3 held-out people x 20 expressions the mean was 0.72-0.97; a
+    face). On 60 10k raw scans of 3 held-out people x 20 expressions the mean was 0.72-0.95; a
     sphere, box, plane, cylinder or capsule reached 0.54 at most (the nose sticks out of them).
     Nose, eyes and mouth must also have scan data nearby (_FACE_SEEN)."""
     local = (target.face - pose.translation) @ pose.rotation / pose.scale  # scan units
