@@ -13,7 +13,7 @@ and fitted the way a user's file is. Per scan:
   the vertices whose surface the scan shows ("seen") and over all; and vertex to vertex
 - neutral error: E_neu of core.eval.metrics (average vertex distance) between the fitted neutral,
   mapped back the same way, and the subject's true neutral (mm), next to the encoder's E_neu
-  (model.neutralize of the ground-truth mesh itself) for the same mesh; over all vertices and over
+  (decode(encode_id(ground-truth mesh), 0)) for the same mesh; over all vertices and over
   the expressive region, the EXPRESSIVE_SHARE of vertices the true expression moves most (a
   whole-head mean hides an expression left in the neutral)
 - seconds: load_scan + fit_scan
@@ -107,13 +107,15 @@ class TransferScore:
 
 @dataclass(frozen=True, eq=False)
 class _Fitted:
-    """A benchmark scan's fit, with what scoring a transfer needs."""
+    """A benchmark scan's fit, with what scoring a transfer needs (true_codes: the encoder's
+    (1, I) and (1, E) codes of the true mesh the scan was made from)."""
 
     condition: str
     subject: int
     expression: int
     raw: RawScan
     result: FitResult
+    true_codes: tuple[np.ndarray, np.ndarray]
 
 
 def iter_bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, seed: int = 1,
@@ -137,7 +139,8 @@ def iter_bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, se
             for e in rng.choice(np.arange(1, len(CATEGORIES)), per_subject, replace=False):
                 truth = subject.vertices[e]
                 region = expressive_region(truth, subject.neutral)
-                encoder = _errors(subject.neutral, model.neutralize(truth[None])[0], region)
+                codes = model.encode(truth[None])
+                encoder = _errors(subject.neutral, model.decode(codes[0], np.zeros_like(codes[1]))[0], region)
                 for name in names:
                     spec = RawScanSpec(**CONDITIONS[name], seed=seed * 100_003 + len(scores))
                     raw = make_raw_scan(truth, model.template, spec)
@@ -147,7 +150,7 @@ def iter_bench_fit(model: FaceModel, subjects: int = 4, per_subject: int = 1, se
                                                    options, head)
                     scores.append(score)
                     if result is not None:
-                        fitted.append(_Fitted(name, s, int(e), raw, result))
+                        fitted.append(_Fitted(name, s, int(e), raw, result, codes))
                     yield len(scores), total, score
     return scores, _transfer_scores(model, people, fitted)
 
@@ -166,8 +169,7 @@ def _transfer_scores(model: FaceModel, people: list, fitted: list[_Fitted]) -> l
             truth = truth_mesh - person.neutral
             region = expressive_region(truth_mesh, person.neutral)
             moved = back(transfer_expression(target.result, source.result, model)) - back(target.result.neutral)
-            z_id, _ = model.encode(person.vertices[target.expression][None])
-            _, z_exp = model.encode(people[source.subject].vertices[source.expression][None])
+            z_id, z_exp = target.true_codes[0], source.true_codes[1]
             encoder = model.decode(z_id, z_exp)[0] - model.decode(z_id, np.zeros_like(z_exp))[0]
             fit_error, encoder_error = (np.linalg.norm(m - truth, axis=1) for m in (moved, encoder))
             out.append(TransferScore(

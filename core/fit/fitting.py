@@ -437,8 +437,9 @@ def _result(model: FaceModel, problem: _Problem, rigid: RigidFit,
     to_init = correction  # model frame -> init frame
     if options.encoder_codes and options.refine:  # the offsets keep registered = model_fit + offsets
         stable = stable_vertices(model.template, options.stable_regions)
-        frame, z_id, z_exp = canonical_codes(model, model_fit + offsets, stable)
-        registered = frame.apply((model_fit + offsets).astype(np.float64))
+        fitted = (model_fit + offsets).astype(np.float64)
+        frame, z_id, z_exp = canonical_codes(model, fitted, stable)
+        registered = frame.apply(fitted)
         z_id, z_exp = anchored_codes(model, registered, z_id, z_exp)
         model_fit = model.decode(z_id[None], z_exp[None])[0]
         offsets = (registered - model_fit).astype(np.float32)
